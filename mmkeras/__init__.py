@@ -1,0 +1,33 @@
+"""mmkeras: multimodal deep learning on Keras 3 and TensorFlow.
+
+The path a user walks:
+
+    spec = mmkeras.load_spec("data_specs/demo.yaml")
+    splits = mmkeras.load_splits(spec)
+    pre = mmkeras.Preprocessor(spec).adapt(splits["train"])
+    model = mmkeras.build_model(spec, pre)
+    model.fit(mmkeras.make_dataset(spec, splits["train"], pre, training=True), epochs=5)
+    mmkeras.export_saved_model(model, pre, "export/")
+"""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from mmkeras.specs import SpecError, load_spec  # noqa: E402
+from mmkeras.data import DataError, Preprocessor, load_splits, make_dataset, read_table, split_table  # noqa: E402
+from mmkeras.encoders import register_encoder  # noqa: E402
+from mmkeras.fusion import register_fusion  # noqa: E402
+from mmkeras.heads import register_head  # noqa: E402
+from mmkeras.builders import build_model  # noqa: E402
+from mmkeras.export import export_saved_model  # noqa: E402
+from mmkeras import layers  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load_spec", "Preprocessor", "build_model", "make_dataset", "export_saved_model",
+    "load_splits", "read_table", "split_table",
+    "register_encoder", "register_fusion", "register_head",
+    "SpecError", "DataError", "layers",
+]

@@ -1,0 +1,6 @@
+"""Everything tf.data: tables, per-modality ops, the preprocessor and the pipeline."""
+
+from mmkeras.data.errors import DataError
+from mmkeras.data.pipeline import make_dataset
+from mmkeras.data.preprocessor import Preprocessor
+from mmkeras.data.tables import load_splits, read_table, split_table

@@ -1,0 +1,164 @@
+"""`Preprocessor`: the adapted per-input and per-output state, as TensorFlow ops."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from mmkeras.data.audio import AudioFeature
+from mmkeras.data.errors import DataError
+from mmkeras.data.image import ImageFeature
+from mmkeras.data.tables import as_strings, check_columns, data_root
+from mmkeras.data.tabular import CategoricalFeature, NumericFeature
+from mmkeras.data.targets import make_target
+from mmkeras.data.text import TextFeature
+from mmkeras.specs import load_spec
+
+FEATURES = {
+    "image": ImageFeature,
+    "audio": AudioFeature,
+    "text": TextFeature,
+    "numeric": NumericFeature,
+    "categorical": CategoricalFeature,
+}
+STATE_FILE = "preprocessor.json"
+
+
+class Preprocessor:
+    """Turns raw inputs (file bytes, strings, numbers) into model-ready tensors.
+
+    Adapted once on the training split (vocabularies, normalisation
+    statistics, class tables); afterwards every step is a TensorFlow op, used
+    both by `make_dataset` and inside the exported SavedModel.
+
+    Two stages per input: `decode` works on one example (file bytes ->
+    fixed-shape tensor) and `transform` on a batch (token lookup,
+    standardisation, audio features).
+
+    Example:
+
+    >>> pre = mmkeras.Preprocessor(spec).adapt(train_df)
+    >>> pre.features["caption"].vocabulary_size > 2
+    True
+    """
+
+    def __init__(self, spec):
+        self.spec = load_spec(spec)
+        self.features = {n: FEATURES[i.type](i) for n, i in self.spec.inputs.items()}
+        self.targets = {n: make_target(o) for n, o in self.spec.outputs.items()}
+        self.adapted = False
+
+    # -- adapting ---------------------------------------------------------
+    def adapt(self, train_df, *, root=None):
+        """Learns vocabularies, statistics and class tables from the training rows; returns self."""
+        if len(train_df) == 0:
+            raise DataError("Cannot adapt on an empty training table.")
+        columns = [i.column for i in self.spec.inputs.values()] + [o.column for o in self.spec.outputs.values()]
+        check_columns(train_df, columns, "the training table")
+        raw = self.raw_columns(train_df, root=root)
+        for name, feature in self.features.items():
+            dataset = None
+            if feature.is_file:
+                paths = tf.data.Dataset.from_tensor_slices((raw[name], self.contexts(train_df, name, raw[name])))
+                dataset = paths.map(lambda p, c, f=feature: f.decode(tf.io.read_file(p), c),
+                                    num_parallel_calls=tf.data.AUTOTUNE)
+            feature.adapt(raw[name], dataset)
+        for name, target in self.targets.items():
+            target.adapt(train_df[self.spec.outputs[name].column])
+        self.adapted = True
+        return self
+
+    # -- raw columns (Python side, vectorised, once per table) -------------
+    def raw_columns(self, df, *, root=None, table=""):
+        """Reads the spec's input columns of `df` as numpy arrays for `tf.data`.
+
+        File columns become absolute paths (checked to exist), text and
+        categorical columns strings, numeric columns float32 (NaN kept).
+        """
+        check_columns(df, [i.column for i in self.spec.inputs.values()], table)
+        root = root or data_root(self.spec)
+        out = {}
+        for name, spec in self.spec.inputs.items():
+            column = df[spec.column]
+            if spec.is_file:
+                values = as_strings(column)
+                paths = np.array([v if os.path.isabs(v) else os.path.join(root, v) for v in values], dtype=object)
+                for row, (value, path) in enumerate(zip(values, paths)):
+                    if value == "":
+                        raise DataError(f"Row {row} of {table or 'the table'}, column {spec.column!r}: "
+                                        f"empty {spec.type} path")
+                    if not os.path.isfile(path):
+                        raise DataError(f"Row {row} of {table or 'the table'}, column {spec.column!r}: "
+                                        f"file not found: {path}")
+                out[name] = paths
+            elif spec.type == "numeric":
+                numbers = pd.to_numeric(column, errors="coerce")
+                bad = np.flatnonzero(numbers.isna().to_numpy() & column.notna().to_numpy())
+                if bad.size:
+                    row = int(bad[0])
+                    raise DataError(f"Row {row} of {table or 'the table'}, column {spec.column!r}: "
+                                    f"{column.iloc[row]!r} is not a number")
+                out[name] = numbers.to_numpy(np.float32)
+            else:
+                out[name] = as_strings(column)
+        return out
+
+    def contexts(self, df, name, paths, table=""):
+        """Per-row strings naming row, column and file, used in decode errors."""
+        column = self.spec.inputs[name].column
+        where = f" of {table}" if table else ""
+        return np.array([f"row {i}{where}, column '{column}', file {p}" for i, p in enumerate(paths)], dtype=object)
+
+    # -- TensorFlow ops ------------------------------------------------------
+    def decode_example(self, raw, contexts=None):
+        """One example: {input: raw scalar (bytes for files)} -> {input: fixed-shape tensor}."""
+        contexts = contexts or {}
+        return {n: f.decode(raw[n], contexts.get(n, f"input '{n}'")) for n, f in self.features.items()}
+
+    def transform_batch(self, decoded):
+        """A batch: {input: decoded batch} -> {input: model-ready batch}."""
+        return {n: f.transform(decoded[n]) for n, f in self.features.items()}
+
+    def raw_signature(self):
+        """TensorSpecs of the raw serving inputs, one `[batch]` tensor per input."""
+        return {n: tf.TensorSpec([None], f.raw_dtype, name=n) for n, f in self.features.items()}
+
+    def __call__(self, raw_batch):
+        """Raw batch (bytes, strings, floats) -> model inputs; used by the export."""
+        decoded = {}
+        for name, feature in self.features.items():
+            values = tf.convert_to_tensor(raw_batch[name], feature.raw_dtype)
+            if feature.is_file:
+                values = tf.map_fn(feature.decode, values,
+                                   fn_output_signature=tf.TensorSpec(feature.decoded_shape, tf.float32))
+            decoded[name] = values
+        return self.transform_batch(decoded)
+
+    # -- saving ----------------------------------------------------------------
+    def get_state(self):
+        return {
+            "features": {n: f.get_state() for n, f in self.features.items()},
+            "targets": {n: t.get_state() for n, t in self.targets.items()},
+        }
+
+    def save(self, directory):
+        """Writes the spec and the adapted state as JSON into `directory`."""
+        os.makedirs(directory, exist_ok=True)
+        payload = {"spec": self.spec.to_dict(), "state": self.get_state()}
+        with open(os.path.join(directory, STATE_FILE), "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1)
+
+    @classmethod
+    def load(cls, directory, spec=None):
+        """Rebuilds an adapted Preprocessor saved with `save`."""
+        with open(os.path.join(directory, STATE_FILE), encoding="utf-8") as f:
+            payload = json.load(f)
+        pre = cls(spec if spec is not None else load_spec(payload["spec"], base_dir=directory))
+        for name, state in payload["state"]["features"].items():
+            pre.features[name].set_state(state)
+        for name, state in payload["state"]["targets"].items():
+            pre.targets[name].set_state(state)
+        pre.adapted = True
+        return pre

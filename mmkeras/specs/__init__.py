@@ -1,0 +1,8 @@
+"""Specs: what a model reads, how it is fused, what it predicts, how it trains."""
+
+from mmkeras.specs.loader import SpecError, load_spec
+from mmkeras.specs.schema import (
+    AudioInputSpec, CategoricalInputSpec, DataSpec, EncoderSpec, FusionSpec,
+    ImageInputSpec, InputSpec, NumericInputSpec, OutputSpec, Spec, SplitSpec,
+    TextInputSpec, TrainingSpec,
+)

@@ -1,0 +1,302 @@
+"""`load_spec`: read a YAML/JSON file or a dict and validate it into a `Spec`."""
+
+import dataclasses
+import json
+import os
+import typing
+
+import yaml
+
+from mmkeras.specs import schema
+
+
+class SpecError(ValueError):
+    """A spec that does not validate; the message names file, key path and value."""
+
+
+def _fail(source, path, message):
+    where = f"{source}: " if source else ""
+    raise SpecError(f"{where}{path}: {message}")
+
+
+def _choices(values):
+    return ", ".join(str(v) for v in values)
+
+
+def _check_type(source, path, value, annotation):
+    """Coerces `value` to the annotated type or fails with a clear message."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(source, path, value, arg)
+            except SpecError as e:
+                errors.append(e)
+        names = [getattr(a, "__name__", str(a)) for a in args if a is not type(None)]
+        if type(None) in args:
+            names.append("null")
+        _fail(source, path, f"{value!r} is not a {' or '.join(names)}")
+    if origin in (tuple, typing.Tuple):
+        if not isinstance(value, (list, tuple)):
+            _fail(source, path, f"{value!r} is not a list")
+        return tuple(_check_type(source, f"{path}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if annotation is typing.Any:
+        return value
+    if origin in (typing.Mapping, dict) or annotation is dict:
+        if not isinstance(value, dict):
+            _fail(source, path, f"{value!r} is not a mapping")
+        return dict(value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            _fail(source, path, f"{value!r} is not true or false")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(source, path, f"{value!r} is not an integer")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(source, path, f"{value!r} is not a number")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            _fail(source, path, f"{value!r} is not a string")
+        return value
+    raise TypeError(f"unsupported annotation {annotation!r}")
+
+
+def _build(cls, raw, source, path, fixed=None, extra_ok=False):
+    """Validates the mapping `raw` into dataclass `cls`.
+
+    `fixed` holds fields already decided by the caller. Unknown keys are an
+    error unless `extra_ok`, in which case they are returned separately.
+    """
+    fixed = dict(fixed or {})
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        _fail(source, path, f"{raw!r} is not a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
+    values, extra = {}, {}
+    for key, value in raw.items():
+        if key in fixed:
+            continue
+        if key not in fields:
+            if extra_ok:
+                extra[key] = value
+                continue
+            _fail(source, f"{path}.{key}", f"unknown key. Allowed keys: {_choices(sorted(fields))}")
+        f = fields[key]
+        if dataclasses.is_dataclass(hints[key]):
+            continue  # nested sections are handled by the caller
+        value = _check_type(source, f"{path}.{key}", value, hints[key])
+        meta = f.metadata
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            _fail(source, f"{path}.{key}", f"{value!r} is not one of {_choices(meta['choices'])}")
+        lo, xlo = meta.get("minimum"), meta.get("exclusive_minimum")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if lo is not None and value < lo:
+                _fail(source, f"{path}.{key}", f"{value!r} is below the minimum {lo}")
+            if xlo is not None and value <= xlo:
+                _fail(source, f"{path}.{key}", f"{value!r} must be greater than {xlo}")
+        values[key] = value
+    for name, f in fields.items():
+        if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if dataclasses.is_dataclass(hints[name]):
+                continue
+            _fail(source, f"{path}.{name}", "is required")
+    obj_fields = {**values, **fixed}
+    return (obj_fields, extra) if extra_ok else obj_fields
+
+
+def _encoder(raw, modality, source, path):
+    from mmkeras.encoders import ENCODERS, default_encoder
+
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        _fail(source, path, f"{raw!r} is not a mapping such as {{type: cnn}}")
+    raw = dict(raw)
+    name = raw.pop("type", None) or default_encoder(modality)
+    known = ENCODERS.names_for(modality)
+    if name not in known:
+        _fail(source, f"{path}.type", f"{name!r} is not one of {_choices(known)}")
+    allowed = ENCODERS.options_for(modality, name)
+    for key in raw:
+        if key not in allowed:
+            _fail(source, f"{path}.{key}",
+                  f"unknown option for the {modality} encoder {name!r}. Allowed: {_choices(allowed) or 'none'}")
+    return schema.EncoderSpec(type=name, options=raw)
+
+
+def _inputs(raw, source):
+    if not isinstance(raw, dict) or not raw:
+        _fail(source, "inputs", "must be a non-empty mapping from input name to its options")
+    out = {}
+    for name, opts in raw.items():
+        path = f"inputs.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            _fail(source, path, f"{name!r} is not a valid input name (letters, digits, underscores)")
+        if not isinstance(opts, dict):
+            _fail(source, path, f"{opts!r} is not a mapping")
+        kind = opts.get("type")
+        if kind not in schema.INPUT_TYPES:
+            shown = "missing" if kind is None else f"{kind!r}"
+            _fail(source, f"{path}.type", f"{shown} is not one of {_choices(schema.INPUT_TYPES)}")
+        if "column" not in opts:
+            _fail(source, f"{path}.column", "is required (the table column with this input)")
+        cls = schema.INPUT_CLASSES[kind]
+        enc = _encoder(opts.get("encoder"), kind, source, f"{path}.encoder")
+        fields = _build(cls, {k: v for k, v in opts.items() if k != "encoder"}, source, path,
+                        fixed={"name": name, "type": kind, "encoder": enc})
+        out[name] = cls(**fields)
+    return out
+
+
+def _outputs(raw, source):
+    if not isinstance(raw, dict) or not raw:
+        _fail(source, "outputs", "must be a non-empty mapping from output name to its options")
+    out = {}
+    for name, opts in raw.items():
+        path = f"outputs.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            _fail(source, path, f"{name!r} is not a valid output name (letters, digits, underscores)")
+        fields = _build(schema.OutputSpec, opts, source, path, fixed={"name": name})
+        from mmkeras.heads import HEADS
+
+        if fields["type"] not in HEADS:
+            _fail(source, f"{path}.type", f"{fields['type']!r} is not one of {_choices(HEADS.names())}")
+        if fields.get("positive") is not None and fields["type"] != "binary":
+            _fail(source, f"{path}.positive", "is only allowed for type: binary")
+        out[name] = schema.OutputSpec(**fields)
+    return out
+
+
+def _split(raw, source):
+    fields = _build(schema.SplitSpec, raw, source, "data.split")
+    split = schema.SplitSpec(**fields)
+    parts = {"train": split.train, "validation": split.validation, "test": split.test}
+    if split.column is None:
+        for key, value in parts.items():
+            if key == "train" and value == "train":
+                continue
+            if value is not None and not isinstance(value, float):
+                _fail(source, f"data.split.{key}", f"{value!r} must be a fraction between 0 and 1 when no split column is given")
+        if isinstance(split.train, str):  # the default: what the other fractions leave
+            rest = sum(v for v in (split.validation, split.test) if isinstance(v, float))
+            split = dataclasses.replace(split, train=1.0 - rest)
+    else:
+        if not isinstance(split.train, str):
+            _fail(source, "data.split.train", f"{split.train!r} must be the value of column {split.column!r} that marks training rows")
+    for key, value in parts.items():
+        if isinstance(value, float) and not 0 < value < 1:
+            _fail(source, f"data.split.{key}", f"{value!r} is not a fraction between 0 and 1")
+    fractions = [v for v in (split.train, split.validation, split.test) if isinstance(v, float)]
+    if split.column is None and sum(fractions) > 1.0 + 1e-9:
+        _fail(source, "data.split", f"fractions add up to {sum(fractions):g}, more than 1")
+    return split
+
+
+def _data(raw, source, base_dir):
+    if raw is None:
+        raw = {}
+    fields = _build(schema.DataSpec, raw, source, "data")
+    for key in ("path", "root"):
+        if fields.get(key) is not None:
+            fields[key] = os.path.normpath(os.path.join(base_dir, fields[key]))
+    return schema.DataSpec(split=_split(raw.get("split"), source), **fields)
+
+
+def _fusion(raw, source):
+    from mmkeras.fusion import FUSIONS, fusion_options
+
+    fields, extra = _build(schema.FusionSpec, raw, source, "fusion", extra_ok=True, fixed={"options": None})
+    fields.pop("options")
+    name = fields.get("type", "concat")
+    if name not in FUSIONS:
+        _fail(source, "fusion.type", f"{name!r} is not one of {_choices(FUSIONS.names())}")
+    allowed = fusion_options(name)
+    for key in extra:
+        if key not in allowed:
+            base = [f.name for f in dataclasses.fields(schema.FusionSpec) if f.name != "options"]
+            _fail(source, f"fusion.{key}", f"unknown key. Allowed keys: {_choices(sorted(base + list(allowed)))}")
+    return schema.FusionSpec(options=extra, **fields)
+
+
+def load_spec(spec, *, base_dir=None):
+    """Reads and validates a spec into frozen dataclasses.
+
+    Args:
+        spec: path of a YAML or JSON file, or a dict with the same content.
+        base_dir: folder that relative paths in a dict spec are taken from
+            (default: the current directory). For a file, paths are relative
+            to the file's folder.
+
+    Returns:
+        A `mmkeras.specs.Spec`.
+
+    Raises:
+        SpecError: naming the file, the key path, the value and what is allowed.
+
+    Example:
+
+    >>> spec = mmkeras.load_spec({
+    ...     "spec_version": 1, "name": "tiny",
+    ...     "inputs": {"x": {"type": "numeric", "column": "x"}},
+    ...     "outputs": {"y": {"type": "regression", "column": "y"}}})
+    >>> spec.inputs["x"].type
+    'numeric'
+    """
+    source = None
+    if isinstance(spec, schema.Spec):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        source = os.fspath(spec)
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"Spec file not found: {source}")
+        with open(source, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as e:
+            raise SpecError(f"{source}: not valid {'JSON' if source.endswith('.json') else 'YAML'}: {e}") from None
+        base_dir = os.path.dirname(os.path.abspath(source))
+    elif isinstance(spec, dict):
+        raw = spec
+        base_dir = os.path.abspath(base_dir or os.getcwd())
+    else:
+        raise TypeError(f"load_spec expects a file path or a dict, got {type(spec).__name__}")
+    if not isinstance(raw, dict):
+        _fail(source, "(top level)", f"{raw!r} is not a mapping")
+    allowed = ("spec_version", "name", "data", "inputs", "fusion", "outputs", "training")
+    for key in raw:
+        if key not in allowed:
+            _fail(source, key, f"unknown key. Allowed keys: {_choices(allowed)}")
+    version = raw.get("spec_version")
+    if version != 1:
+        _fail(source, "spec_version", f"{version!r} is not one of 1")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        _fail(source, "name", f"{name!r} is not a non-empty string")
+    inputs = _inputs(raw.get("inputs"), source)
+    outputs = _outputs(raw.get("outputs"), source)
+    clash = set(inputs) & set(outputs)
+    if clash:
+        _fail(source, f"outputs.{sorted(clash)[0]}", "has the same name as an input")
+    return schema.Spec(
+        spec_version=1,
+        name=name,
+        data=_data(raw.get("data"), source, base_dir),
+        inputs=inputs,
+        fusion=_fusion(raw.get("fusion"), source),
+        outputs=outputs,
+        training=schema.TrainingSpec(**_build(schema.TrainingSpec, raw.get("training"), source, "training")),
+        source=source,
+    )

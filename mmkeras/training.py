@@ -1,0 +1,61 @@
+"""Compiling with XLA (checked), and the fit loop used by `mmkeras train`."""
+
+import warnings
+
+import keras
+
+from mmkeras.heads import HEADS
+
+_OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+
+def compile_model(model, spec, *, jit_compile=None):
+    """Compiles with the spec's optimizer, per-output losses and metrics.
+
+    `jit_compile` defaults to the spec's `training.jit_compile`. Keras turns
+    XLA off silently when a layer cannot be compiled; this raises instead,
+    since the model is meant to hold only XLA-friendly layers.
+
+    Example:
+
+    >>> compile_model(model, spec)
+    >>> model.jit_compile
+    True
+    """
+    t = spec.training
+    jit = t.jit_compile if jit_compile is None else jit_compile
+    model.compile(
+        optimizer=_OPTIMIZERS[t.optimizer](learning_rate=t.learning_rate),
+        loss={n: HEADS.get(o.type).loss(o) for n, o in spec.outputs.items()},
+        metrics={n: HEADS.get(o.type).metrics(o) for n, o in spec.outputs.items()},
+        jit_compile=jit,
+    )
+    if jit and model.jit_compile is not True:
+        raise RuntimeError(
+            f"Keras turned XLA off for model {model.name!r}: a layer in it cannot be compiled "
+            "(string lookups, text vectorization and random augmentation belong in the preprocessor). "
+            "Set training.jit_compile: false to train without XLA.")
+    return model
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Prints one short line per epoch (instead of Keras' progress bar)."""
+
+    def __init__(self, print_fn=print):
+        super().__init__()
+        self.print_fn = print_fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items())
+                          if "loss" in k or "accuracy" in k or k.endswith("mae"))
+        self.print_fn(f"  epoch {epoch + 1}: {shown}")
+
+
+def fit(model, spec, train_ds, val_ds=None, *, epochs=None, verbose=True):
+    """`model.fit` with the spec's epochs and a one-line-per-epoch log; returns the History."""
+    callbacks = [EpochLog()] if verbose else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return model.fit(train_ds, validation_data=val_ds, epochs=epochs or spec.training.epochs,
+                         verbose=0, callbacks=callbacks)
