@@ -1,5 +1,6 @@
 """`load_spec`: read a YAML/JSON file or a dict and validate it into a `Spec`."""
 
+import collections.abc
 import dataclasses
 import json
 import os
@@ -48,7 +49,7 @@ def _check_type(source, path, value, annotation):
         return tuple(_check_type(source, f"{path}[{i}]", v, args[0]) for i, v in enumerate(value))
     if annotation is typing.Any:
         return value
-    if origin in (typing.Mapping, dict) or annotation is dict:
+    if origin in (collections.abc.Mapping, dict) or annotation is dict:
         if not isinstance(value, dict):
             _fail(source, path, f"{value!r} is not a mapping")
         return dict(value)

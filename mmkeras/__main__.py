@@ -1,0 +1,5 @@
+import sys
+
+from mmkeras.cli import main
+
+sys.exit(main())
