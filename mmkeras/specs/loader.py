@@ -97,16 +97,17 @@ def _build(cls, raw, source, path, fixed=None, extra_ok=False):
         f = fields[key]
         if dataclasses.is_dataclass(hints[key]):
             continue  # nested sections are handled by the caller
+        received = value
         value = _check_type(source, f"{path}.{key}", value, hints[key])
         meta = f.metadata
         if meta.get("choices") is not None and value not in meta["choices"]:
-            _fail(source, f"{path}.{key}", f"{value!r} is not one of {_choices(meta['choices'])}")
+            _fail(source, f"{path}.{key}", f"{received!r} is not one of {_choices(meta['choices'])}")
         lo, xlo = meta.get("minimum"), meta.get("exclusive_minimum")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if lo is not None and value < lo:
-                _fail(source, f"{path}.{key}", f"{value!r} is below the minimum {lo}")
+                _fail(source, f"{path}.{key}", f"{received!r} is below the minimum {lo}")
             if xlo is not None and value <= xlo:
-                _fail(source, f"{path}.{key}", f"{value!r} must be greater than {xlo}")
+                _fail(source, f"{path}.{key}", f"{received!r} must be greater than {xlo}")
         values[key] = value
     for name, f in fields.items():
         if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -196,8 +197,9 @@ def _split(raw, source):
     else:
         if not isinstance(split.train, str):
             _fail(source, "data.split.train", f"{split.train!r} must be the value of column {split.column!r} that marks training rows")
+    parts = {"train": split.train, "validation": split.validation, "test": split.test}
     for key, value in parts.items():
-        if isinstance(value, float) and not 0 < value < 1:
+        if isinstance(value, float) and not (0 < value < 1 or (key == "train" and value == 1.0)):
             _fail(source, f"data.split.{key}", f"{value!r} is not a fraction between 0 and 1")
     fractions = [v for v in (split.train, split.validation, split.test) if isinstance(v, float)]
     if split.column is None and sum(fractions) > 1.0 + 1e-9:
