@@ -21,7 +21,7 @@ from mmkeras.fusion import register_fusion  # noqa: E402
 from mmkeras.heads import register_head  # noqa: E402
 from mmkeras.builders import build_model  # noqa: E402
 from mmkeras.export import export_saved_model  # noqa: E402
-from mmkeras import layers  # noqa: E402
+from mmkeras import datasets, evaluation, layers  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -29,5 +29,5 @@ __all__ = [
     "load_spec", "Preprocessor", "build_model", "make_dataset", "export_saved_model",
     "load_splits", "read_table", "split_table",
     "register_encoder", "register_fusion", "register_head",
-    "SpecError", "DataError", "layers",
+    "SpecError", "DataError", "datasets", "evaluation", "layers",
 ]

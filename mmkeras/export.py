@@ -94,7 +94,12 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
             if layer is not None:
                 archive.track(layer)
         archive.add_endpoint("serving_default", serve)
-        archive.write_out(tmp, verbose=False)
+        logger, level = tf.get_logger(), tf.get_logger().level
+        logger.setLevel("ERROR")  # TF logs "Assets written to <temporary folder>" at INFO
+        try:
+            archive.write_out(tmp, verbose=False)
+        finally:
+            logger.setLevel(level)
         metadata = {
             "name": spec.name,
             "inputs": {n: {"type": i.type, "column": i.column} for n, i in spec.inputs.items()},
