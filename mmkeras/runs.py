@@ -126,7 +126,7 @@ def evaluate_run(run_dir, *, data=None, root=None, out=None):
         try:
             metrics[name] = evaluate_model(model, pre, df, root=root, table=name)
         except tf.errors.OpError as e:
-            raise explain_op_error(e, pre, [(name, df)]) from None
+            raise explain_op_error(e, pre, [(name, df)], root=root) from None
     _write_json(out or default_out, metrics)
     return metrics, out or default_out
 

@@ -1,5 +1,6 @@
 """Compiling with XLA (checked), and the fit loop used by `mmkeras train`."""
 
+import time
 import warnings
 
 import keras
@@ -45,11 +46,15 @@ class EpochLog(keras.callbacks.Callback):
     def __init__(self, print_fn=print):
         super().__init__()
         self.print_fn = print_fn
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items())
                           if "loss" in k or "accuracy" in k or k.endswith("mae"))
-        self.print_fn(f"  epoch {epoch + 1}: {shown}")
+        self.print_fn(f"  epoch {epoch + 1} ({time.perf_counter() - self.started:.1f} s): {shown}")
 
 
 def fit(model, spec, train_ds, val_ds=None, *, epochs=None, verbose=True):

@@ -8,11 +8,11 @@ import pytest
 
 import mmkeras
 from mmkeras.training import compile_model
-from helpers import demo_manifest, tiny_spec_dict  # noqa: F401  (fixture)
+from helpers import tiny_spec_dict
 
 
 @pytest.fixture(scope="module")
-def built(demo_manifest):  # noqa: F811
+def built(demo_manifest):
     spec = mmkeras.load_spec(tiny_spec_dict(demo_manifest))
     splits = mmkeras.load_splits(spec)
     pre = mmkeras.Preprocessor(spec).adapt(splits["train"])
@@ -69,7 +69,7 @@ def test_custom_encoder_from_the_registry_is_used_and_saves(built, tmp_path):
 
 
 @pytest.mark.parametrize("output, column", [("binary", "is_square"), ("regression", "reading")])
-def test_binary_and_regression_heads_train(demo_manifest, output, column):  # noqa: F811
+def test_binary_and_regression_heads_train(demo_manifest, output, column):
     import pandas as pd
 
     spec_dict = tiny_spec_dict(demo_manifest)

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from mmkeras.cli import main
-from helpers import demo_manifest, tiny_spec_dict, trained_run  # noqa: F401  (fixtures)
+from helpers import tiny_spec_dict
 
 
-def test_run_directory_contract(trained_run):  # noqa: F811
+def test_run_directory_contract(trained_run):
     run_dir, _ = trained_run
     for name in ("spec.json", "model.keras", "preprocessor/preprocessor.json", "history.csv",
                  "metrics.json", "saved_model/saved_model.pb"):
@@ -27,7 +27,7 @@ def test_run_directory_contract(trained_run):  # noqa: F811
     assert "loss" in history.columns and "val_loss" in history.columns
 
 
-def test_evaluate_any_table(trained_run, tmp_path, capsys):  # noqa: F811
+def test_evaluate_any_table(trained_run, tmp_path, capsys):
     run_dir, spec = trained_run
     table = pd.read_csv(spec["data"]["path"]).head(10)
     path = tmp_path / "rows.csv"
@@ -39,7 +39,7 @@ def test_evaluate_any_table(trained_run, tmp_path, capsys):  # noqa: F811
     assert metrics["rows"]["label"]["count"] == 10
 
 
-def test_predict_writes_labels_and_probabilities(trained_run, tmp_path):  # noqa: F811
+def test_predict_writes_labels_and_probabilities(trained_run, tmp_path):
     run_dir, spec = trained_run
     table = pd.read_csv(spec["data"]["path"]).drop(columns=["label"]).head(5)
     path = tmp_path / "new.csv"
@@ -54,13 +54,13 @@ def test_predict_writes_labels_and_probabilities(trained_run, tmp_path):  # noqa
     assert preds[prob_columns].sum(axis=1).round(4).eq(1).all()
 
 
-def test_export_refuses_to_overwrite(trained_run, capsys):  # noqa: F811
+def test_export_refuses_to_overwrite(trained_run, capsys):
     run_dir, _ = trained_run
     assert main(["export", run_dir]) == 2
     assert "already exists" in capsys.readouterr().err
 
 
-def test_train_refuses_a_non_empty_run_dir(trained_run, demo_manifest, tmp_path, capsys):  # noqa: F811
+def test_train_refuses_a_non_empty_run_dir(trained_run, demo_manifest, tmp_path, capsys):
     run_dir, _ = trained_run
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(tiny_spec_dict(demo_manifest)))
@@ -68,7 +68,7 @@ def test_train_refuses_a_non_empty_run_dir(trained_run, demo_manifest, tmp_path,
     assert "not empty" in capsys.readouterr().err
 
 
-def test_bad_spec_is_one_clean_line(tmp_path, demo_manifest, capsys):  # noqa: F811
+def test_bad_spec_is_one_clean_line(tmp_path, demo_manifest, capsys):
     spec = tiny_spec_dict(demo_manifest)
     spec["inputs"]["sound"]["type"] = "audoi"
     spec_path = tmp_path / "spec.yaml"
@@ -80,7 +80,7 @@ def test_bad_spec_is_one_clean_line(tmp_path, demo_manifest, capsys):  # noqa: F
     assert not os.path.exists(tmp_path / "r")
 
 
-def test_corrupt_image_names_row_column_and_file(tmp_path, demo_manifest, capsys):  # noqa: F811
+def test_corrupt_image_names_row_column_and_file(tmp_path, demo_manifest, capsys):
     import shutil
 
     data = tmp_path / "data"

@@ -12,10 +12,10 @@ import mmkeras
 from mmkeras.demo import raw_batch
 from mmkeras.export import serve_in_subprocess
 from mmkeras.runs import load_run
-from helpers import demo_manifest, trained_run  # noqa: F401  (fixtures)
 
 
-def test_signature_matches_the_contract(trained_run):  # noqa: F811
+
+def test_signature_matches_the_contract(trained_run):
     run_dir, _ = trained_run
     serve = tf.saved_model.load(os.path.join(run_dir, "saved_model")).signatures["serving_default"]
     inputs = serve.structured_input_signature[1]
@@ -28,7 +28,7 @@ def test_signature_matches_the_contract(trained_run):  # noqa: F811
     assert outputs["label_label"].dtype == tf.string
 
 
-def test_served_in_a_process_without_mmkeras_equals_in_memory(trained_run):  # noqa: F811
+def test_served_in_a_process_without_mmkeras_equals_in_memory(trained_run):
     run_dir, _ = trained_run
     spec, pre, model = load_run(run_dir)
     df = pd.read_csv(spec.data.path)
@@ -40,7 +40,7 @@ def test_served_in_a_process_without_mmkeras_equals_in_memory(trained_run):  # n
     assert [v.decode() for v in served["label_label"]] == list(classes[expected.argmax(1)])
 
 
-def test_missing_numeric_and_unseen_category_are_served(trained_run):  # noqa: F811
+def test_missing_numeric_and_unseen_category_are_served(trained_run):
     run_dir, _ = trained_run
     spec, _, _ = load_run(run_dir)
     df = pd.read_csv(spec.data.path).head(2)
@@ -54,7 +54,7 @@ def test_missing_numeric_and_unseen_category_are_served(trained_run):  # noqa: F
     assert np.all(np.isfinite(probs)) and np.allclose(probs.sum(1), 1, atol=1e-5)
 
 
-def test_export_never_overwrites_and_is_atomic(trained_run, tmp_path):  # noqa: F811
+def test_export_never_overwrites_and_is_atomic(trained_run, tmp_path):
     run_dir, _ = trained_run
     _, pre, model = load_run(run_dir)
     target = tmp_path / "export"
@@ -69,7 +69,7 @@ def test_export_never_overwrites_and_is_atomic(trained_run, tmp_path):  # noqa: 
     assert sorted(os.listdir(tmp_path)) == ["export"]  # no temporary folder left behind
 
 
-def test_failed_export_leaves_nothing(trained_run, tmp_path, monkeypatch):  # noqa: F811
+def test_failed_export_leaves_nothing(trained_run, tmp_path, monkeypatch):
     run_dir, _ = trained_run
     _, pre, model = load_run(run_dir)
 

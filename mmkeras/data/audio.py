@@ -34,16 +34,18 @@ def decode_wav(data, *, sample_rate, num_samples, crop="start", context=""):
     >>> decode_wav(wav, sample_rate=8000, num_samples=160).shape
     TensorShape([160])
     """
-    tf.debugging.Assert(is_wav_bytes(data),
-                        ["Not a WAV file (corrupt or wrong file type):", context],
-                        name="check_wav_bytes")
-    audio, rate = tf.audio.decode_wav(data)
-    tf.debugging.Assert(
+    check = tf.debugging.Assert(is_wav_bytes(data),
+                                ["Not a WAV file (corrupt or wrong file type):", context],
+                                name="check_wav_bytes")
+    with tf.control_dependencies([check]):  # tf.data graphs do not order ops by themselves
+        audio, rate = tf.audio.decode_wav(data)
+    check = tf.debugging.Assert(
         tf.equal(rate, sample_rate),
         ["Sample rate", rate, "differs from the spec's sample_rate", sample_rate,
          "(resampling is not supported yet; convert the file or change the spec):", context],
         name="check_sample_rate")
-    wave = tf.reduce_mean(audio, axis=-1)
+    with tf.control_dependencies([check]):
+        wave = tf.reduce_mean(audio, axis=-1)
     length = tf.shape(wave)[0]
     excess = tf.maximum(length - num_samples, 0)
     missing = tf.maximum(num_samples - length, 0)

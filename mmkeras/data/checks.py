@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from mmkeras.data.errors import DataError
 
-_CONTEXT = re.compile(r"(Not a .*?|Sample rate.*?):?\s*(row \d+.*?file [^\n\]]+)")
+_ASSERTION = re.compile(r"assertion failed: ((?:\[[^\]]*\]\s*)+)")
 
 
 def find_bad_file(preprocessor, df, *, root=None, table=""):
@@ -28,15 +28,25 @@ def find_bad_file(preprocessor, df, *, root=None, table=""):
     return None
 
 
-def explain_op_error(error, preprocessor=None, tables=()):
-    """A DataError naming row, column and file for a TensorFlow error raised by the pipeline."""
-    message = getattr(error, "message", str(error))
-    match = _CONTEXT.search(message)
+def explain_op_error(error, preprocessor=None, tables=(), *, root=None):
+    """A DataError naming row, column and file for a TensorFlow error raised by the pipeline.
+
+    The in-graph checks put "row R, column 'C', file F" into their assertion
+    messages; for other decode failures (e.g. a truncated file with a valid
+    header) the files of `tables` (pairs of name and DataFrame, paths relative
+    to `root`) are decoded one by one to find the culprit.
+    """
+    message = getattr(error, "message", str(error)).replace("\\'", "'")
+    match = _ASSERTION.search(message)
     if match:
-        return DataError(f"{match.group(2).strip()}: {match.group(1).strip()}")
+        parts = [p.strip().rstrip(":") for p in re.findall(r"\[([^\]]*)\]", match.group(1))]
+        where = [p for p in parts if p.startswith(("row ", "input "))]
+        reason = " ".join(p for p in parts if p not in where)
+        if where:
+            return DataError(f"{where[0]}: {reason}")
     if preprocessor is not None:
         for name, df in tables:
-            found = find_bad_file(preprocessor, df, table=name)
+            found = find_bad_file(preprocessor, df, root=root, table=name)
             if found:
                 return DataError(found)
     return DataError(f"The input pipeline failed: {message.strip().splitlines()[0][:300]}")

@@ -58,14 +58,16 @@ def decode_image(data, *, height, width, channels, context=""):
     >>> decode_image(png, height=8, width=8, channels=1).shape
     TensorShape([8, 8, 1])
     """
-    tf.debugging.Assert(
+    check = tf.debugging.Assert(
         is_image_bytes(data),
         ["Not a PNG, JPEG, GIF or BMP image (corrupt or wrong file type):", context],
         name="check_image_bytes")
-    image = tf.io.decode_image(data, expand_animations=False, dtype=tf.float32)
+    with tf.control_dependencies([check]):  # tf.data graphs do not order ops by themselves
+        image = tf.io.decode_image(data, expand_animations=False, dtype=tf.float32)
     image = _to_rgb_on_white(image)
     if channels == 1:
-        image = tf.image.rgb_to_grayscale(image)
+        # ITU-R 601 luma weights sum to 0.9999: rescale so white stays exactly 1.
+        image = tf.image.rgb_to_grayscale(image) / 0.9999
     image = tf.image.resize(image, [height, width], antialias=True)
     image = tf.clip_by_value(image, 0.0, 1.0)
     image.set_shape([height, width, channels])

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from mmkeras.data.tables import check_columns
+from mmkeras.data.tables import check_columns, data_root
 
 
 def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shuffle=None,
@@ -47,7 +47,7 @@ def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shu
     elif with_targets:
         check_columns(df, out_columns, table)
 
-    raw = pre.raw_columns(df, root=root, table=table)
+    raw = pre.raw_columns(df, root=root or data_root(spec), table=table)
     contexts = {n: pre.contexts(df, n, raw[n], table) for n, f in pre.features.items() if f.is_file}
     targets = {}
     if with_targets:

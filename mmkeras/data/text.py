@@ -39,17 +39,18 @@ class TextFeature:
         values = np.asarray(column_values, dtype=object)
         self.layer = self._make_layer()
         self.layer.adapt(tf.constant(values.astype(str), tf.string), batch_size=1024)
-        self.layer(tf.constant([""]))  # build eagerly, not inside a tf.data graph
         if self.layer.vocabulary_size() <= 2:
             raise ValueError(f"Input {self.spec.name!r} (column {self.spec.column!r}): the training texts "
                              "gave an empty vocabulary; are they all empty?")
+        self.layer(tf.constant([""]))  # build eagerly, not inside a tf.data graph
         return self
 
     def decode(self, data, context=""):
         return data
 
     def transform(self, batch):
-        return self.layer(batch)
+        # TextVectorization loses the static batch size; keep it for XLA.
+        return tf.ensure_shape(self.layer(batch), batch.shape.concatenate(self.shape))
 
     def get_state(self):
         # Index 0 ('') and 1 ('[UNK]') are implied by TextVectorization.

@@ -91,8 +91,9 @@ class AudioInputSpec(InputSpec):
 
     @property
     def num_frames(self):
-        # librosa's center=True framing: 1 + n // hop.
-        return 1 + self.num_samples // self.resolved_hop_length
+        # librosa's center=True framing: n_fft // 2 zeros on each side.
+        n_fft = self.resolved_n_fft
+        return 1 + (self.num_samples + 2 * (n_fft // 2) - n_fft) // self.resolved_hop_length
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
