@@ -90,8 +90,7 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
         archive = keras.export.ExportArchive()
         archive.track(model)
         for feature in preprocessor.features.values():
-            layer = getattr(feature, "layer", None)
-            if layer is not None:
+            for layer in feature.tracked_layers():
                 archive.track(layer)
         archive.add_endpoint("serving_default", serve)
         logger, level = tf.get_logger(), tf.get_logger().level

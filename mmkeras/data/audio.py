@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from mmkeras.data.feature import Feature
+
 
 def is_wav_bytes(data):
     """Scalar bool tensor: do the bytes start like a RIFF/WAVE file?"""
@@ -110,7 +112,7 @@ def log_mel_spectrogram(waveforms, *, sample_rate, n_fft, hop_length, n_mels,
     return db[0] if single else db
 
 
-class AudioFeature:
+class AudioFeature(Feature):
     """Preprocessing of an audio input: WAV bytes -> normalised log-mel `[frames, n_mels]`.
 
     `decode` (per clip) gives the fixed-length waveform; `transform` (per
@@ -133,7 +135,7 @@ class AudioFeature:
         self.mean = np.zeros([spec.n_mels], np.float32)
         self.std = np.ones([spec.n_mels], np.float32)
 
-    def decode(self, data, context=""):
+    def decode(self, data, context="", training=False):
         s = self.spec
         return decode_wav(data, sample_rate=s.sample_rate, num_samples=s.num_samples,
                           crop=s.crop, context=context)
@@ -146,7 +148,7 @@ class AudioFeature:
                                    fmin=s.fmin, fmax=s.fmax, top_db=s.top_db,
                                    filterbank=self.filterbank)
 
-    def transform(self, batch):
+    def transform(self, batch, training=False):
         return (self.features(batch) - self.mean) / self.std
 
     def adapt(self, column_values, dataset=None):

@@ -21,7 +21,7 @@ def find_bad_file(preprocessor, df, *, root=None, table=""):
         contexts = preprocessor.contexts(df, name, raw[name], table)
         for path, context in zip(raw[name], contexts):
             try:
-                feature.decode(tf.io.read_file(path), context)
+                feature.decode(feature.read(path), context)
             except tf.errors.OpError as e:
                 detail = e.message.strip().splitlines()[0][:300]
                 return f"Cannot decode {context}: {detail}"

@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from mmkeras.data.feature import Feature
+
 # Leading bytes of the formats `tf.io.decode_image` reads.
 _MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
 
@@ -74,7 +76,7 @@ def decode_image(data, *, height, width, channels, context=""):
     return image
 
 
-class ImageFeature:
+class ImageFeature(Feature):
     """Preprocessing of an image input: file bytes -> `[h, w, c]` float32.
 
     Nothing to adapt: pixel values are scaled to [0, 1].
@@ -92,11 +94,11 @@ class ImageFeature:
     def adapt(self, column_values, dataset=None):
         return self
 
-    def decode(self, data, context=""):
+    def decode(self, data, context="", training=False):
         s = self.spec
         return decode_image(data, height=s.height, width=s.width, channels=s.channels, context=context)
 
-    def transform(self, batch):
+    def transform(self, batch, training=False):
         return batch
 
     def get_state(self):

@@ -62,14 +62,14 @@ def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shu
     def decode(raw, contexts, targets):
         raw = dict(raw)
         for name in files:
-            raw[name] = tf.io.read_file(raw[name])
-        return pre.decode_example(raw, contexts), targets
+            raw[name] = pre.features[name].read(raw[name])
+        return pre.decode_example(raw, contexts, training=training), targets
 
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
     ds = ds.batch(batch_size, drop_remainder=training and len(df) >= batch_size)
 
     def transform(decoded, targets):
-        features = pre.transform_batch(decoded)
+        features = pre.transform_batch(decoded, training=training)
         return (features, targets) if with_targets else features
 
     ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE)

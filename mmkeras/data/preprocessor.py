@@ -62,7 +62,7 @@ class Preprocessor:
             dataset = None
             if feature.is_file:
                 paths = tf.data.Dataset.from_tensor_slices((raw[name], self.contexts(train_df, name, raw[name])))
-                dataset = paths.map(lambda p, c, f=feature: f.decode(tf.io.read_file(p), c),
+                dataset = paths.map(lambda p, c, f=feature: f.decode(f.read(p), c, training=False),
                                     num_parallel_calls=tf.data.AUTOTUNE)
             feature.adapt(raw[name], dataset)
         for name, target in self.targets.items():
@@ -112,14 +112,22 @@ class Preprocessor:
         return np.array([f"row {i}{where}, column '{column}', file {p}" for i, p in enumerate(paths)], dtype=object)
 
     # -- TensorFlow ops ------------------------------------------------------
-    def decode_example(self, raw, contexts=None):
-        """One example: {input: raw scalar (bytes for files)} -> {input: fixed-shape tensor}."""
-        contexts = contexts or {}
-        return {n: f.decode(raw[n], contexts.get(n, f"input '{n}'")) for n, f in self.features.items()}
+    def decode_example(self, raw, contexts=None, *, training=False):
+        """One example: {input: raw scalar (bytes for files)} -> {input: fixed-shape tensor}.
 
-    def transform_batch(self, decoded):
-        """A batch: {input: decoded batch} -> {input: model-ready batch}."""
-        return {n: f.transform(decoded[n]) for n, f in self.features.items()}
+        `training=True` enables per-example random steps (e.g. random crops);
+        serving and evaluation always use `training=False`.
+        """
+        contexts = contexts or {}
+        return {n: f.decode(raw[n], contexts.get(n, f"input '{n}'"), training=training)
+                for n, f in self.features.items()}
+
+    def transform_batch(self, decoded, *, training=False):
+        """A batch: {input: decoded batch} -> {input: model-ready batch}.
+
+        `training=True` enables augmentation (only ever in the training pipeline).
+        """
+        return {n: f.transform(decoded[n], training=training) for n, f in self.features.items()}
 
     def raw_signature(self):
         """TensorSpecs of the raw serving inputs, one `[batch]` tensor per input."""
@@ -131,7 +139,7 @@ class Preprocessor:
         for name, feature in self.features.items():
             values = tf.convert_to_tensor(raw_batch[name], feature.raw_dtype)
             if feature.is_file:
-                values = tf.map_fn(feature.decode, values,
+                values = tf.map_fn(lambda v, f=feature: f.decode(v, training=False), values,
                                    fn_output_signature=tf.TensorSpec(feature.decoded_shape, tf.float32))
             decoded[name] = values
         return self.transform_batch(decoded)

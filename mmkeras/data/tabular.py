@@ -4,8 +4,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmkeras.data.feature import Feature
 
-class NumericFeature:
+
+class NumericFeature(Feature):
     """Preprocessing of a numeric column: float -> `[1]` standardised float32.
 
     Mean and variance come from the training split. A missing value (NaN,
@@ -39,10 +41,10 @@ class NumericFeature:
         self.layer = self._make_layer()
         return self
 
-    def decode(self, data, context=""):
+    def decode(self, data, context="", training=False):
         return data
 
-    def transform(self, batch):
+    def transform(self, batch, training=False):
         batch = tf.cast(batch, tf.float32)
         batch = tf.where(tf.math.is_finite(batch), batch, tf.cast(self.mean, tf.float32))
         return tf.reshape(self.layer(batch), [-1, 1])
@@ -55,7 +57,7 @@ class NumericFeature:
         self.layer = self._make_layer()
 
 
-class CategoricalFeature:
+class CategoricalFeature(Feature):
     """Preprocessing of a categorical column: string -> `[1]` int64 index.
 
     The vocabulary is the training split's values (most frequent first, at
@@ -94,10 +96,10 @@ class CategoricalFeature:
         self.layer = self._make_layer(vocabulary)
         return self
 
-    def decode(self, data, context=""):
+    def decode(self, data, context="", training=False):
         return data
 
-    def transform(self, batch):
+    def transform(self, batch, training=False):
         return tf.reshape(self.layer(batch), [-1, 1])
 
     def get_state(self):

@@ -4,8 +4,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmkeras.data.feature import Feature
 
-class TextFeature:
+
+class TextFeature(Feature):
     """Preprocessing of a text input: string -> `[sequence_length]` int64 token ids.
 
     The vocabulary (at most `max_tokens` entries, index 0 for padding and 1
@@ -45,10 +47,10 @@ class TextFeature:
         self.layer(tf.constant([""]))  # build eagerly, not inside a tf.data graph
         return self
 
-    def decode(self, data, context=""):
+    def decode(self, data, context="", training=False):
         return data
 
-    def transform(self, batch):
+    def transform(self, batch, training=False):
         # TextVectorization loses the static batch size; keep it for XLA.
         return tf.ensure_shape(self.layer(batch), batch.shape.concatenate(self.shape))
 
