@@ -26,10 +26,14 @@ def single_input_spec(spec_dict, name):
 
 
 def raw_batch(spec, df, root):
-    """Raw serving inputs for the rows of `df`: file bytes, strings, floats."""
+    """Raw serving inputs for the rows of `df`: file bytes, strings, floats (video: `read_clips`)."""
     batch = {}
     for name, inp in spec.inputs.items():
-        if inp.is_file:
+        if inp.type == "video":
+            from mmkeras.data.video import read_clips
+
+            batch[name] = read_clips(df[inp.column], root=root, column_name=inp.column)
+        elif inp.is_file:
             paths = [os.path.join(root, p) for p in as_strings(df[inp.column])]
             batch[name] = np.array([open(p, "rb").read() for p in paths], dtype=object)
         elif inp.type == "numeric":

@@ -60,6 +60,8 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
         spec = spec.with_data(path=data, root=root)
     splits = load_splits(spec)
     _claim_directory(out_dir, overwrite)
+    if spec.training.deterministic:
+        tf.config.experimental.enable_op_determinism()
     say(f"{spec.name}: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items() if v is not None) + " rows")
     pre = Preprocessor(spec).adapt(splits["train"])
     model = build_model(spec, pre)
@@ -173,6 +175,10 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
                 with open(path, "rb") as fh:
                     values.append(fh.read())
             columns[name] = np.array(values, dtype=object)
+        elif info["type"] == "video":
+            from mmkeras.data.video import read_clips
+
+            columns[name] = read_clips(col, root=root, table=data, column_name=info["column"])
         elif info["type"] == "numeric":
             columns[name] = pd.to_numeric(col, errors="coerce").to_numpy(np.float32)
         else:

@@ -37,7 +37,7 @@ def _check_kernelspec():
         "run `python -m ipykernel install --sys-prefix` in the venv")
 
 
-@pytest.mark.parametrize("name", ["quickstart.ipynb"])
+@pytest.mark.parametrize("name", ["quickstart.ipynb", "custom_encoder.ipynb"])
 def test_notebook_runs(name, tmp_path, monkeypatch):
     for key, value in NOTEBOOK_ENV.items():
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment

@@ -95,7 +95,7 @@ def test_round_trip_through_json(tmp_path):
     (lambda s: s["outputs"]["y"].update(type="ranking"),
      "outputs.y.type: 'ranking' is not one of binary, classification, regression"),
     (lambda s: s["outputs"]["y"].update(positive="yes"), "outputs.y.positive: is only allowed for type: binary"),
-    (lambda s: s.update(fusion={"type": "attention"}), "fusion.type: 'attention' is not one of concat"),
+    (lambda s: s.update(fusion={"type": "attentoin"}), "fusion.type: 'attentoin' is not one of "),
     (lambda s: s.update(fusion={"hidden": [3]}), "fusion.hidden: unknown key. Allowed keys:"),
     (lambda s: s.update(training={"epochs": 0}), "training.epochs: 0 is below the minimum 1"),
     (lambda s: s.update(training={"jit_compile": "yes"}), "training.jit_compile: 'yes' is not true or false"),
@@ -121,8 +121,8 @@ def test_bad_values_name_file_path_value_and_allowed(tmp_path, mutate, expected)
 
 def test_dict_spec_errors_have_no_file_prefix():
     spec = base()
-    spec["inputs"]["speech"]["type"] = "video"
-    with pytest.raises(SpecError, match=r"^inputs\.speech\.type: 'video' is not one of"):
+    spec["inputs"]["speech"]["type"] = "hologram"
+    with pytest.raises(SpecError, match=r"^inputs\.speech\.type: 'hologram' is not one of"):
         mmkeras.load_spec(spec)
 
 

@@ -1,34 +1,102 @@
-"""Audio inputs: WAV decoded in-graph, fixed length, log-mel features equal to librosa's."""
+"""Audio inputs: WAV decoded in-graph (mono, resampled, cropped, normalised), features equal to librosa's.
+
+Per clip (`decode`): 16-bit PCM WAV bytes -> mono float32 waveform of
+`duration` seconds at `sample_rate` (in-graph polyphase resampling when
+`resample` is on), peak or RMS normalised. Per batch (`transform`): the
+spec's `features` (`AudioFrontend`), standardised per band with training
+statistics, then SpecAugment masks in training only.
+
+Other file formats (FLAC, OGG, MP3, 24-bit or float WAV...) are converted
+once, at the pipeline edge, to 16-bit PCM WAV with soundfile
+(`mmkeras.data.audio_files`); the SavedModel takes WAV bytes.
+"""
 
 import numpy as np
 import tensorflow as tf
 
+from mmkeras.data.audio_features import AudioFrontend, log_mel_spectrogram, mel_filterbank, spec_augment
+from mmkeras.data.audio_files import convert_column, to_wav_bytes
+from mmkeras.data.audio_resample import resample_factors, resample_poly_segment, resampled_length
 from mmkeras.data.feature import Feature
+
+__all__ = ["AudioFeature", "decode_wav", "is_wav_bytes", "log_mel_spectrogram", "mel_filterbank", "to_wav_bytes"]
+CROPS = ("start", "center", "random")
+NORMALIZATIONS = ("none", "peak", "rms")
+RMS_TARGET = 0.1  # -20 dBFS
+
+
+def _head(data):
+    """The first 36 bytes, zero-padded (so short data never makes `substr` fail)."""
+    return tf.strings.join([tf.strings.substr(data, 0, 36), b"\x00" * 36])
 
 
 def is_wav_bytes(data):
     """Scalar bool tensor: do the bytes start like a RIFF/WAVE file?"""
-    return tf.logical_and(tf.strings.substr(data, 0, 4) == b"RIFF",
-                          tf.strings.substr(data, 8, 4) == b"WAVE")
+    head = _head(data)
+    return tf.logical_and(tf.strings.substr(head, 0, 4) == b"RIFF", tf.strings.substr(head, 8, 4) == b"WAVE")
 
 
-def decode_wav(data, *, sample_rate, num_samples, crop="start", context=""):
-    """Decodes WAV bytes into a mono float32 waveform of exactly `num_samples`.
+def is_pcm16_wav(data):
+    """Scalar bool tensor: a `fmt ` chunk first, saying PCM (tag 1) with 16 bits, which `tf.audio.decode_wav` reads."""
+    head = _head(data)
+    return tf.reduce_all(tf.stack([tf.strings.substr(head, 12, 4) == b"fmt ",
+                                   tf.strings.substr(head, 20, 2) == b"\x01\x00",
+                                   tf.strings.substr(head, 34, 2) == b"\x10\x00"]))
 
-    Channels are averaged to mono. A clip at another sample rate is an error
-    (resampling comes later). Shorter clips are zero-padded and longer ones
-    cropped: `crop="start"` keeps (and pads after) the beginning,
-    `crop="center"` keeps the middle (and pads both sides evenly).
+
+def _window(length, num_samples, crop, training):
+    """(offset into the clip, samples taken, zeros before) for a clip of `length` samples."""
+    excess = tf.maximum(length - num_samples, 0)
+    missing = tf.maximum(num_samples - length, 0)
+    if crop == "random" and training:
+        offset = tf.random.uniform([], 0, excess + 1, excess.dtype)
+        before = tf.random.uniform([], 0, missing + 1, missing.dtype)
+    elif crop in ("center", "random"):
+        offset, before = excess // 2, missing // 2
+    elif crop == "start":
+        offset, before = tf.zeros_like(excess), tf.zeros_like(missing)
+    else:
+        raise ValueError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+    return offset, tf.minimum(length, num_samples), before
+
+
+def normalize_wave(wave, normalize):
+    """`peak`: largest |sample| 1; `rms`: root mean square 0.1 (-20 dBFS); `none`; silence stays 0."""
+    if normalize == "none":
+        return wave
+    if normalize == "peak":
+        level, target = tf.reduce_max(tf.abs(wave)), 1.0
+    elif normalize == "rms":
+        level, target = tf.sqrt(tf.reduce_mean(tf.square(wave))), RMS_TARGET
+    else:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    return tf.where(level > 1e-8, wave * (target / tf.maximum(level, 1e-8)), wave)
+
+
+def decode_wav(data, *, sample_rate, num_samples, crop="start", context="", resample=False,
+               normalize="none", training=False):
+    """Decodes WAV bytes into a mono float32 waveform of exactly `num_samples` at `sample_rate`.
+
+    Channels are averaged to mono. A clip at another rate is resampled
+    in-graph when `resample` (equal to `librosa.resample(res_type=
+    "polyphase")`), else it is an error. Shorter clips are zero-padded and
+    longer ones cropped: `start` keeps (and pads after) the beginning,
+    `center` the middle (padding both sides evenly), `random` a random part
+    (and random padding) when `training`, else the middle. `normalize` then
+    scales the kept samples (padding excluded).
 
     Args:
         data: scalar `tf.string` holding a 16-bit PCM WAV file.
-        sample_rate: expected rate in Hz.
+        sample_rate: the rate of the output in Hz.
         num_samples: output length.
-        crop: "start" or "center".
+        crop: "start", "center" or "random".
         context: scalar string naming the row/column/file, shown in errors.
+        resample: resample other rates instead of failing.
+        normalize: "none", "peak" or "rms" (see `normalize_wave`).
+        training: allows the random crop.
 
     Returns:
-        float32 tensor of shape `[num_samples]` in [-1, 1].
+        float32 tensor of shape `[num_samples]`.
 
     Example:
 
@@ -36,89 +104,51 @@ def decode_wav(data, *, sample_rate, num_samples, crop="start", context=""):
     >>> decode_wav(wav, sample_rate=8000, num_samples=160).shape
     TensorShape([160])
     """
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
     check = tf.debugging.Assert(is_wav_bytes(data),
                                 ["Not a WAV file (corrupt or wrong file type):", context],
                                 name="check_wav_bytes")
     with tf.control_dependencies([check]):  # tf.data graphs do not order ops by themselves
-        audio, rate = tf.audio.decode_wav(data)
-    check = tf.debugging.Assert(
-        tf.equal(rate, sample_rate),
-        ["Sample rate", rate, "differs from the spec's sample_rate", sample_rate,
-         "(resampling is not supported yet; convert the file or change the spec):", context],
-        name="check_sample_rate")
+        check = tf.debugging.Assert(
+            is_pcm16_wav(data),
+            ["Not a 16-bit PCM WAV file (convert it, e.g. with mmkeras.data.audio.to_wav_bytes):", context],
+            name="check_wav_format")
     with tf.control_dependencies([check]):
-        wave = tf.reduce_mean(audio, axis=-1)
+        audio, rate = tf.audio.decode_wav(data)
+    wave = tf.reduce_mean(audio, axis=-1)
     length = tf.shape(wave)[0]
-    excess = tf.maximum(length - num_samples, 0)
-    missing = tf.maximum(num_samples - length, 0)
-    if crop == "center":
-        wave = wave[excess // 2: excess // 2 + num_samples]
-        wave = tf.pad(wave, [[missing // 2, missing - missing // 2]])
-    elif crop == "start":
-        wave = tf.pad(wave[:num_samples], [[0, missing]])
+    if not resample:
+        check = tf.debugging.Assert(
+            tf.equal(rate, sample_rate),
+            ["Sample rate", rate, "differs from the spec's sample_rate", sample_rate,
+             "(set resample: true for in-graph resampling, or convert the file):", context],
+            name="check_sample_rate")
+        with tf.control_dependencies([check]):
+            offset, take, before = _window(length, num_samples, crop, training)
+            kept = wave[offset: offset + take]
     else:
-        raise ValueError(f"crop must be 'start' or 'center', got {crop!r}")
+        up, down = resample_factors(rate, sample_rate)
+        same = tf.equal(up, down)
+        length = tf.cast(tf.where(same, tf.cast(length, tf.int64), resampled_length(length, up, down)), tf.int32)
+        offset, take, before = _window(length, num_samples, crop, training)
+        kept = tf.cond(same, lambda: wave[offset: offset + take],
+                       lambda: resample_poly_segment(wave, up, down, offset, take))
+    kept = normalize_wave(kept, normalize)
+    wave = tf.pad(kept, [[before, num_samples - take - before]])
     wave.set_shape([num_samples])
     return wave
 
 
-def mel_filterbank(*, sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
-    """librosa's mel filterbank (Slaney scale and norm), `[n_fft // 2 + 1, n_mels]` float32."""
-    import librosa
-
-    basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return np.ascontiguousarray(basis.T.astype(np.float32))
-
-
-def log_mel_spectrogram(waveforms, *, sample_rate, n_fft, hop_length, n_mels,
-                        fmin=0.0, fmax=None, top_db=80.0, filterbank=None):
-    """Log-mel spectrogram in dB that equals librosa's.
-
-    Matches `librosa.power_to_db(librosa.feature.melspectrogram(y=w, sr=...,
-    n_fft=..., hop_length=..., n_mels=..., fmin=..., fmax=...), top_db=...)`
-    computed clip by clip (centered frames with zero padding, periodic Hann
-    window, power 2, Slaney mel filters, `ref=1.0`, `amin=1e-10`).
-
-    Args:
-        waveforms: float32 `[batch, samples]` (or `[samples]`).
-        sample_rate, n_fft, hop_length, n_mels, fmin, fmax: as in librosa.
-        top_db: floor each clip at its peak minus `top_db` dB; None for none.
-        filterbank: optional precomputed `mel_filterbank(...)`.
-
-    Returns:
-        float32 `[batch, 1 + samples // hop_length, n_mels]`.
-
-    Example:
-
-    >>> x = tf.random.normal([2, 8000])
-    >>> log_mel_spectrogram(x, sample_rate=8000, n_fft=256, hop_length=64, n_mels=40).shape
-    TensorShape([2, 126, 40])
-    """
-    if filterbank is None:
-        filterbank = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    waveforms = tf.convert_to_tensor(waveforms, tf.float32)
-    single = waveforms.shape.rank == 1
-    if single:
-        waveforms = waveforms[None]
-    padded = tf.pad(waveforms, [[0, 0], [n_fft // 2, n_fft // 2]])
-    stft = tf.signal.stft(padded, frame_length=n_fft, frame_step=hop_length, fft_length=n_fft,
-                          window_fn=tf.signal.hann_window, pad_end=False)
-    power = tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
-    mel = tf.tensordot(power, tf.constant(filterbank), axes=1)
-    db = 10.0 * tf.math.log(tf.maximum(mel, 1e-10)) / tf.math.log(10.0)
-    if top_db is not None:
-        peak = tf.reduce_max(db, axis=[1, 2], keepdims=True)
-        db = tf.maximum(db, peak - top_db)
-    return db[0] if single else db
-
-
 class AudioFeature(Feature):
-    """Preprocessing of an audio input: WAV bytes -> normalised log-mel `[frames, n_mels]`.
+    """Preprocessing of an audio input: WAV bytes -> standardised features `[frames, bins]`.
 
     `decode` (per clip) gives the fixed-length waveform; `transform` (per
-    batch) computes the log-mel spectrogram and standardises each mel band
-    with the mean and standard deviation adapted on (up to 2,000 clips of)
-    the training split.
+    batch) computes the spec's `features` and standardises each band (the
+    last axis) with the mean and standard deviation adapted on (up to 2,000
+    clips of) the training split; in training it then applies the spec's
+    SpecAugment masks. Files that `tf.audio.decode_wav` cannot read are
+    converted to WAV once when the table is read (`resolve`).
     """
 
     raw_dtype = tf.string
@@ -127,29 +157,46 @@ class AudioFeature(Feature):
 
     def __init__(self, spec):
         self.spec = spec
-        self.shape = (spec.num_frames, spec.n_mels)
+        self.frontend = AudioFrontend(
+            spec.features, sample_rate=spec.sample_rate, n_fft=spec.resolved_n_fft,
+            hop_length=spec.resolved_hop_length, win_length=spec.win_length, window=spec.window,
+            center=spec.center, power=spec.power, n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax,
+            n_mfcc=spec.n_mfcc, n_chroma=spec.n_chroma, tuning=spec.tuning, top_db=spec.top_db)
+        self.shape = self.frontend.output_shape(spec.num_samples)
         self.decoded_shape = (spec.num_samples,)
         self.dtype = "float32"
-        self.filterbank = mel_filterbank(sample_rate=spec.sample_rate, n_fft=spec.resolved_n_fft,
-                                         n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax)
-        self.mean = np.zeros([spec.n_mels], np.float32)
-        self.std = np.ones([spec.n_mels], np.float32)
+        self.decode_is_random = spec.crop == "random"
+        self.transform_is_random = spec.augment.enabled
+        self.filterbank = self.frontend.filterbank
+        self.mean = np.zeros([self.shape[-1]], np.float32)
+        self.std = np.ones([self.shape[-1]], np.float32)
+        self.converted = {}  # converted WAV path -> original file (for messages)
+
+    def resolve(self, column, *, root, table=""):
+        """Absolute paths, checked to exist; files that are not 16-bit PCM WAV are converted (cached)."""
+        paths = super().resolve(column, root=root, table=table)
+        return convert_column(paths, self.converted, table=table, column_name=self.spec.column)
+
+    def describe(self, value):
+        original = self.converted.get(value)
+        return f"file {original} (converted to {value})" if original else f"file {value}"
 
     def decode(self, data, context="", training=False):
         s = self.spec
-        return decode_wav(data, sample_rate=s.sample_rate, num_samples=s.num_samples,
-                          crop=s.crop, context=context)
+        return decode_wav(data, sample_rate=s.sample_rate, num_samples=s.num_samples, crop=s.crop,
+                          context=context, resample=s.resample, normalize=s.normalize, training=training)
 
     def features(self, waveforms):
-        """Un-normalised log-mel in dB for a batch of waveforms."""
-        s = self.spec
-        return log_mel_spectrogram(waveforms, sample_rate=s.sample_rate, n_fft=s.resolved_n_fft,
-                                   hop_length=s.resolved_hop_length, n_mels=s.n_mels,
-                                   fmin=s.fmin, fmax=s.fmax, top_db=s.top_db,
-                                   filterbank=self.filterbank)
+        """Un-standardised features (e.g. log-mel in dB) for a batch of waveforms."""
+        return self.frontend(waveforms)
 
     def transform(self, batch, training=False):
-        return (self.features(batch) - self.mean) / self.std
+        out = (self.features(batch) - self.mean) / self.std
+        a = self.spec.augment
+        if training and a.enabled:
+            out = spec_augment(out, time_masks=a.time_masks, time_mask_width=a.time_mask_width,
+                               freq_masks=a.freq_masks, freq_mask_width=a.freq_mask_width)
+        return out
 
     def adapt(self, column_values, dataset=None):
         """Per-band statistics from a dataset of decoded waveforms."""

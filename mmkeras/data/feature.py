@@ -31,6 +31,12 @@ class Feature:
     shape = ()
     dtype = "float32"
     decoded_shape = None
+    # True when decode(..., training=True) draws random numbers (random crops,
+    # random frame offsets): then the pipeline caches file bytes, not decoded examples.
+    decode_is_random = False
+    # True when transform(..., training=True) is random (augmentation, masking):
+    # then the pipeline caches decoded examples and transforms every epoch.
+    transform_is_random = False
 
     def __init__(self, spec):
         self.spec = spec
@@ -38,6 +44,25 @@ class Feature:
     def adapt(self, column_values, dataset=None):
         """Learns state from the training column (and a dataset of decoded examples for files)."""
         return self
+
+    def resolve(self, column, *, root, table=""):
+        """The table column -> the numpy array `tf.data` slices (Python side, once per table).
+
+        File inputs: absolute paths, checked to exist (a `DataError` names row,
+        column and path); other inputs: strings (`as_strings`). Features with
+        other raw values (numbers, lists of frames) override this.
+        """
+        from mmkeras.data.paths import resolve_file_paths
+        from mmkeras.data.tables import as_strings
+
+        if self.is_file:
+            return resolve_file_paths(column, root=root, table=table, column_name=self.spec.column,
+                                      kind=self.spec.type)
+        return as_strings(column)
+
+    def describe(self, value):
+        """How one resolved file value is named in error messages."""
+        return f"file {value}"
 
     def read(self, path):
         """File inputs: a scalar path tensor -> the raw value `decode` takes (bytes)."""

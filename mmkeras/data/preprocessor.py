@@ -4,16 +4,18 @@ import json
 import os
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from mmkeras.data.audio import AudioFeature
+from mmkeras.data.boolean import BooleanFeature
 from mmkeras.data.errors import DataError
 from mmkeras.data.image import ImageFeature
-from mmkeras.data.tables import as_strings, check_columns, data_root
+from mmkeras.data.multi_hot import MultiHotFeature
+from mmkeras.data.tables import check_columns, data_root
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature
 from mmkeras.data.targets import make_target
 from mmkeras.data.text import TextFeature
+from mmkeras.data.video import VideoFeature
 from mmkeras.specs import load_spec
 
 FEATURES = {
@@ -22,6 +24,9 @@ FEATURES = {
     "text": TextFeature,
     "numeric": NumericFeature,
     "categorical": CategoricalFeature,
+    "multi_hot": MultiHotFeature,
+    "boolean": BooleanFeature,
+    "video": VideoFeature,
 }
 STATE_FILE = "preprocessor.json"
 
@@ -74,42 +79,23 @@ class Preprocessor:
     def raw_columns(self, df, *, root=None, table=""):
         """Reads the spec's input columns of `df` as numpy arrays for `tf.data`.
 
-        File columns become absolute paths (checked to exist), text and
-        categorical columns strings, numeric columns float32 (NaN kept).
+        Each feature's `resolve` reads its column: file columns become
+        absolute paths (checked to exist), numeric columns float32 (NaN
+        kept), most others strings. Bad values raise a DataError naming
+        row, column and value.
         """
         check_columns(df, [i.column for i in self.spec.inputs.values()], table)
         root = root or data_root(self.spec)
-        out = {}
-        for name, spec in self.spec.inputs.items():
-            column = df[spec.column]
-            if spec.is_file:
-                values = as_strings(column)
-                paths = np.array([v if os.path.isabs(v) else os.path.join(root, v) for v in values], dtype=object)
-                for row, (value, path) in enumerate(zip(values, paths)):
-                    if value == "":
-                        raise DataError(f"Row {row} of {table or 'the table'}, column {spec.column!r}: "
-                                        f"empty {spec.type} path")
-                    if not os.path.isfile(path):
-                        raise DataError(f"Row {row} of {table or 'the table'}, column {spec.column!r}: "
-                                        f"file not found: {path}")
-                out[name] = paths
-            elif spec.type == "numeric":
-                numbers = pd.to_numeric(column, errors="coerce")
-                bad = np.flatnonzero(numbers.isna().to_numpy() & column.notna().to_numpy())
-                if bad.size:
-                    row = int(bad[0])
-                    raise DataError(f"Row {row} of {table or 'the table'}, column {spec.column!r}: "
-                                    f"{column.iloc[row]!r} is not a number")
-                out[name] = numbers.to_numpy(np.float32)
-            else:
-                out[name] = as_strings(column)
-        return out
+        return {name: self.features[name].resolve(df[spec.column], root=root, table=table)
+                for name, spec in self.spec.inputs.items()}
 
     def contexts(self, df, name, paths, table=""):
         """Per-row strings naming row, column and file, used in decode errors."""
         column = self.spec.inputs[name].column
         where = f" of {table}" if table else ""
-        return np.array([f"row {i}{where}, column '{column}', file {p}" for i, p in enumerate(paths)], dtype=object)
+        describe = self.features[name].describe
+        return np.array([f"row {i}{where}, column '{column}', {describe(p)}" for i, p in enumerate(paths)],
+                        dtype=object)
 
     # -- TensorFlow ops ------------------------------------------------------
     def decode_example(self, raw, contexts=None, *, training=False):

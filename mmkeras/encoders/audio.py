@@ -1,18 +1,101 @@
-"""Audio encoders (over `[frames, n_mels]` features)."""
+"""Audio encoders over `[frames, bins]` features, or `[samples, 1]` for `features: waveform`.
+
+* `cnn`: 2D convolutions over the spectrogram (time x bands).
+* `cnn1d`: 1D convolutions over time, the bands as channels; on a raw
+  waveform a wide strided first layer (M5, Dai et al. 2017).
+* `crnn`: convolutions, then a GRU over the remaining time steps.
+
+All compile with XLA.
+"""
 
 import keras
 
 from mmkeras.encoders.registry import register_encoder
 
 
+def _pool_2d(height, width):
+    """2x2 pooling, but never below 1 along an axis (chroma has 12 bands, mfcc 13-20)."""
+    return (2 if height >= 2 else 1, 2 if width >= 2 else 1)
+
+
+def _is_waveform(spec):
+    return spec.features == "waveform"
+
+
 @register_encoder("audio", "cnn")
 def cnn(x, spec, feature, *, filters=(16, 32, 64), kernel_size=3, dense_units=128, dropout=0.0):
-    """2D Conv-ReLU-MaxPool blocks over the spectrogram (time x mel), then Flatten and a dense layer."""
-    x = keras.layers.Reshape(tuple(feature.shape) + (1,), name="add_channel")(x)
+    """2D Conv-ReLU-MaxPool blocks over the spectrogram (time x bands), then Flatten and a dense layer."""
+    if _is_waveform(spec):
+        raise ValueError(f"inputs.{spec.name}: the audio encoder 'cnn' is 2D over a spectrogram; "
+                         "features: waveform needs cnn1d or crnn")
+    height, width = feature.shape
+    x = keras.layers.Reshape((height, width, 1), name="add_channel")(x)
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(int(f), kernel_size, padding="same", activation="relu", name=f"conv_{i}")(x)
-        x = keras.layers.MaxPooling2D(name=f"pool_{i}")(x)
+        pool = _pool_2d(height, width)
+        x = keras.layers.MaxPooling2D(pool, name=f"pool_{i}")(x)
+        height, width = height // pool[0], width // pool[1]
     x = keras.layers.Flatten(name="flatten")(x)
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
     return keras.layers.Dense(int(dense_units), activation="relu", name="dense")(x)
+
+
+def _conv1d_blocks(x, spec, filters, kernel_size, first_kernel_size, first_stride, pool_size):
+    """Conv1D-BatchNorm-ReLU-MaxPool blocks; the first may be wide and strided (waveforms)."""
+    waveform = _is_waveform(spec)
+    first_kernel_size = first_kernel_size or (80 if waveform else kernel_size)
+    first_stride = first_stride or (4 if waveform else 1)
+    pool_size = pool_size or (4 if waveform else 2)
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv1D(int(f), first_kernel_size if i == 0 else kernel_size,
+                                strides=first_stride if i == 0 else 1, padding="same", use_bias=False,
+                                name=f"conv_{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
+        x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
+        if x.shape[1] >= pool_size:
+            x = keras.layers.MaxPooling1D(pool_size, name=f"pool_{i}")(x)
+    return x
+
+
+@register_encoder("audio", "cnn1d")
+def cnn1d(x, spec, feature, *, filters=(32, 64, 128), kernel_size=3, first_kernel_size=None,
+          first_stride=None, pool_size=None, dense_units=128, dropout=0.0):
+    """1D Conv-BatchNorm-ReLU-MaxPool blocks over time, global average pooling, a dense layer.
+
+    Spectral features: the bands are the channels, `first_kernel_size`
+    defaults to `kernel_size`, `first_stride` to 1 and `pool_size` to 2.
+    Waveforms (`[samples, 1]`): 80, 4 and 4 (the M5 network).
+    """
+    x = _conv1d_blocks(x, spec, filters, kernel_size, first_kernel_size, first_stride, pool_size)
+    x = keras.layers.GlobalAveragePooling1D(name="average")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
+    return keras.layers.Dense(int(dense_units), activation="relu", name="dense")(x)
+
+
+@register_encoder("audio", "crnn")
+def crnn(x, spec, feature, *, filters=(32, 64), kernel_size=3, gru_units=64, bidirectional=False, dropout=0.0):
+    """Convolutions, then a GRU over time; returns the GRU's last state (both directions if `bidirectional`).
+
+    Spectral features: Conv2D-BatchNorm-ReLU-MaxPool(2x2) blocks, the bands
+    and channels of each remaining frame flattened into one vector per step.
+    Waveforms: the `cnn1d` blocks (a wide strided first layer, pooling by 4).
+    """
+    if _is_waveform(spec):
+        x = _conv1d_blocks(x, spec, filters, kernel_size, None, None, None)
+    else:
+        height, width = feature.shape
+        x = keras.layers.Reshape((height, width, 1), name="add_channel")(x)
+        for i, f in enumerate(filters):
+            x = keras.layers.Conv2D(int(f), kernel_size, padding="same", use_bias=False, name=f"conv_{i}")(x)
+            x = keras.layers.BatchNormalization(name=f"norm_{i}")(x)
+            x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
+            x = keras.layers.MaxPooling2D(_pool_2d(x.shape[1], x.shape[2]), name=f"pool_{i}")(x)
+        x = keras.layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="frames")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
+    gru = keras.layers.GRU(int(gru_units), name="gru")
+    if bidirectional:
+        gru = keras.layers.Bidirectional(gru, name="bigru")
+    return gru(x)

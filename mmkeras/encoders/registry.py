@@ -5,7 +5,8 @@ import inspect
 from mmkeras.registry import Registry
 
 _DEFAULTS = {"image": "cnn", "text": "bag_of_embeddings", "audio": "cnn",
-             "numeric": "dense", "categorical": "embedding"}
+             "numeric": "dense", "categorical": "embedding",
+             "multi_hot": "dense", "boolean": "identity", "video": "frames_cnn"}
 
 
 class EncoderRegistry:
@@ -45,7 +46,7 @@ def register_encoder(modality, name, *, override=False):
     """Decorator that makes an encoder available to specs as `encoder: {type: name}`.
 
     Args:
-        modality: one of image, text, audio, numeric, categorical.
+        modality: one of image, text, audio, numeric, categorical, multi_hot, boolean, video.
         name: the spec's encoder `type`.
         override: replace an encoder already registered under that name.
 

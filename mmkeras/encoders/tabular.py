@@ -1,4 +1,4 @@
-"""Encoders for numeric and categorical columns."""
+"""Encoders for numeric, categorical, multi-hot and boolean columns."""
 
 import keras
 
@@ -7,7 +7,7 @@ from mmkeras.encoders.registry import register_encoder
 
 @register_encoder("numeric", "dense")
 def dense(x, spec, feature, *, units=16):
-    """One ReLU dense layer over the standardised value."""
+    """One ReLU dense layer over the normalised value (and its missing indicator, if any)."""
     return keras.layers.Dense(int(units), activation="relu", name="dense")(x)
 
 
@@ -18,7 +18,25 @@ def embedding_size(vocabulary_size):
 
 @register_encoder("categorical", "embedding")
 def embedding(x, spec, feature, *, embedding_dim=None):
-    """A learned embedding per category (size by `embedding_size` unless given)."""
+    """A learned embedding per category (size by `embedding_size` unless given).
+
+    With `encoding: one_hot` the input already is a one-hot vector: it is
+    passed on unchanged (the fusion's dense layers then act as the embedding).
+    """
+    if getattr(feature, "encoding", "embedding") == "one_hot":
+        return keras.layers.Identity(name="one_hot")(x)
     dim = int(embedding_dim or embedding_size(feature.vocabulary_size))
     x = keras.layers.Embedding(feature.vocabulary_size, dim, name="embedding")(x)
     return keras.layers.Flatten(name="flatten")(x)
+
+
+@register_encoder("multi_hot", "dense")
+def multi_hot_dense(x, spec, feature, *, units=32):
+    """One ReLU dense layer over the multi-hot vector (a sum of value embeddings, plus bias)."""
+    return keras.layers.Dense(int(units), activation="relu", name="dense")(x)
+
+
+@register_encoder("boolean", "identity")
+def identity(x, spec, feature):
+    """The 0/1 value (and its missing indicator) as is."""
+    return keras.layers.Identity(name="identity")(x)

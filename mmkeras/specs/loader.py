@@ -118,7 +118,7 @@ def _build(cls, raw, source, path, fixed=None, extra_ok=False):
     return (obj_fields, extra) if extra_ok else obj_fields
 
 
-def _encoder(raw, modality, source, path):
+def _encoder(raw, modality, source, path, base_dir=None):
     from mmkeras.encoders import ENCODERS, default_encoder
 
     if raw is None:
@@ -135,10 +135,26 @@ def _encoder(raw, modality, source, path):
         if key not in allowed:
             _fail(source, f"{path}.{key}",
                   f"unknown option for the {modality} encoder {name!r}. Allowed: {_choices(allowed) or 'none'}")
+    # An encoder may name options that hold file paths ({option: words that are not paths}):
+    # like every path in a spec, they are relative to the spec file.
+    for key, words in getattr(ENCODERS.get(modality, name), "path_options", {}).items():
+        if base_dir and isinstance(raw.get(key), str) and raw[key] not in words:
+            raw[key] = os.path.normpath(os.path.join(base_dir, raw[key]))
     return schema.EncoderSpec(type=name, options=raw)
 
 
-def _inputs(raw, source):
+def _sections(cls, raw, source, path):
+    """The nested dataclass fields of an input class (e.g. an image's `augment`), validated."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name != "encoder" and dataclasses.is_dataclass(hints[f.name]) and f.name in raw:
+            section = hints[f.name]
+            out[f.name] = section(**_build(section, raw[f.name], source, f"{path}.{f.name}"))
+    return out
+
+
+def _inputs(raw, source, base_dir):
     if not isinstance(raw, dict) or not raw:
         _fail(source, "inputs", "must be a non-empty mapping from input name to its options")
     out = {}
@@ -155,9 +171,12 @@ def _inputs(raw, source):
         if "column" not in opts:
             _fail(source, f"{path}.column", "is required (the table column with this input)")
         cls = schema.INPUT_CLASSES[kind]
-        enc = _encoder(opts.get("encoder"), kind, source, f"{path}.encoder")
+        enc = _encoder(opts.get("encoder"), kind, source, f"{path}.encoder", base_dir)
         fields = _build(cls, {k: v for k, v in opts.items() if k != "encoder"}, source, path,
                         fixed={"name": name, "type": kind, "encoder": enc})
+        fields.update(_sections(cls, opts, source, path))
+        if fields.get("embeddings") is not None:  # text: word vectors file, relative to the spec
+            fields["embeddings"] = os.path.normpath(os.path.join(base_dir, fields["embeddings"]))
         out[name] = cls(**fields)
     return out
 
@@ -288,7 +307,7 @@ def load_spec(spec, *, base_dir=None):
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         _fail(source, "name", f"{name!r} is not a non-empty string")
-    inputs = _inputs(raw.get("inputs"), source)
+    inputs = _inputs(raw.get("inputs"), source, base_dir)
     outputs = _outputs(raw.get("outputs"), source)
     clash = set(inputs) & set(outputs)
     if clash:
