@@ -3,10 +3,16 @@
 import inspect
 
 from mmkeras.layers.fusion import ConcatFusion
+from mmkeras.layers.fusion_attention import AttentionFusion, GatedFusion
+from mmkeras.layers.fusion_pooling import MeanFusion, SumFusion, WeightedFusion
+from mmkeras.layers.fusion_transformer import TransformerFusion
 from mmkeras.registry import Registry
 
 FUSIONS = Registry("fusion")
-FUSIONS.register("concat")(ConcatFusion)
+for _name, _cls in (("concat", ConcatFusion), ("sum", SumFusion), ("mean", MeanFusion),
+                    ("weighted", WeightedFusion), ("attention", AttentionFusion), ("gated", GatedFusion),
+                    ("transformer", TransformerFusion)):
+    FUSIONS.register(_name)(_cls)
 _COMMON = ("hidden_units", "dropout")
 
 
@@ -14,17 +20,23 @@ def register_fusion(name, *, override=False):
     """Decorator registering a fusion layer class for `fusion: {type: name}`.
 
     The class is built as `cls(hidden_units=..., dropout=..., **options,
-    name="fusion")` and called on the list of encoder outputs in input order.
-    Extra keyword arguments of its `__init__` become allowed spec keys.
+    name="fusion")` and called on the list of encoder outputs in input order
+    (and, with missing inputs, `presence=`: one `[batch]` 0/1 tensor per
+    input). Extra keyword arguments of its `__init__` become allowed spec
+    keys. Subclassing `mmkeras.layers.FusionLayer` gives the post-fusion
+    MLP and presence handling; implement `fused_width` and `fuse` only.
 
     Example:
 
-    >>> @mmkeras.register_fusion("sum")
-    ... class SumFusion(keras.layers.Layer):
-    ...     def __init__(self, hidden_units=(), dropout=0.0, **kwargs):
-    ...         super().__init__(**kwargs)
-    ...     def call(self, inputs):
-    ...         return keras.ops.sum(keras.ops.stack(inputs), axis=0)
+    >>> @mmkeras.register_fusion("product")
+    ... class ProductFusion(mmkeras.layers.FusionLayer):   # inputs of equal width
+    ...     def fused_width(self, widths):
+    ...         return widths[0]
+    ...     def fuse(self, tensors, mask, training=None):
+    ...         ones = [keras.ops.ones_like(t) for t in tensors]
+    ...         kept = [keras.ops.where(mask[:, i:i + 1] > 0, t, o)
+    ...                 for i, (t, o) in enumerate(zip(tensors, ones))]
+    ...         return keras.ops.prod(keras.ops.stack(kept), axis=0)
     """
     return FUSIONS.register(name, override=override)
 
