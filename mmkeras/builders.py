@@ -44,7 +44,18 @@ def build_model(spec, preprocessor, *, compile=True):
     if not preprocessor.adapted:
         raise ValueError("The preprocessor is not adapted; call Preprocessor(spec).adapt(train_df) first.")
     keras.utils.set_random_seed(spec.training.seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(spec.training.precision)  # layers take the policy when created
+    try:
+        model = _assemble(spec, preprocessor)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    if compile:
+        compile_model(model, spec)
+    return model
 
+
+def _assemble(spec, preprocessor):
     # Inputs: one per spec input, named after it.
     inputs = {name: keras.Input(shape=feature.shape, dtype=feature.dtype, name=name)
               for name, feature in preprocessor.features.items()}
@@ -60,7 +71,4 @@ def build_model(spec, preprocessor, *, compile=True):
     outputs = {name: HEADS.get(out.type).build(fused, out, preprocessor.targets[name])
                for name, out in spec.outputs.items()}
 
-    model = keras.Model(inputs, outputs, name=spec.name)
-    if compile:
-        compile_model(model, spec)
-    return model
+    return keras.Model(inputs, outputs, name=spec.name)

@@ -13,7 +13,8 @@ class Head:
     """How an output type is predicted and trained.
 
     `build(x, spec, target)` returns the output tensor (named after the
-    output); `loss` and `metrics` are what `compile` gets for it.
+    output; float32 even under mixed precision); `loss` and `metrics` are
+    what `compile` gets for it.
     """
 
     build: Callable
@@ -37,17 +38,17 @@ def register_head(name, *, override=False):
 
 
 register_head("classification")(Head(
-    build=lambda x, spec, target: keras.layers.Dense(target.num_classes, activation="softmax", name=spec.name)(x),
+    build=lambda x, spec, target: keras.layers.Dense(target.num_classes, activation="softmax", dtype="float32", name=spec.name)(x),
     loss=lambda spec: "sparse_categorical_crossentropy",
     metrics=lambda spec: [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
 ))
 register_head("binary")(Head(
-    build=lambda x, spec, target: keras.layers.Dense(1, activation="sigmoid", name=spec.name)(x),
+    build=lambda x, spec, target: keras.layers.Dense(1, activation="sigmoid", dtype="float32", name=spec.name)(x),
     loss=lambda spec: "binary_crossentropy",
     metrics=lambda spec: [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
 ))
 register_head("regression")(Head(
-    build=lambda x, spec, target: keras.layers.Dense(1, name=spec.name)(x),
+    build=lambda x, spec, target: keras.layers.Dense(1, dtype="float32", name=spec.name)(x),
     loss=lambda spec: "mse",
     metrics=lambda spec: [keras.metrics.MeanAbsoluteError(name="mae")],
 ))
