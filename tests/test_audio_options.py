@@ -201,6 +201,19 @@ def test_other_formats_converted_at_the_edge_once(fmt, subtype, atol, tmp_path, 
     assert convert_column(np.array([path], object), {})[0] == out[1] and os.path.getmtime(out[1]) == mtime
 
 
+def test_wav_with_other_chunks_first_is_read_in_graph_not_converted(tmp_path):
+    plain = wav(tone(8000, 0.05, 300.0), 8000)
+    junk = b"JUNK" + (6).to_bytes(4, "little") + b"abcdef"
+    data = plain[:4] + (len(plain) + len(junk) - 8).to_bytes(4, "little") + plain[8:12] + junk + plain[12:]
+    path = str(tmp_path / "junk.wav")
+    with open(path, "wb") as f:
+        f.write(data)
+    converted = {}
+    assert convert_column(np.array([path], object), converted)[0] == path and not converted
+    np.testing.assert_array_equal(decode_wav(tf.constant(data), sample_rate=8000, num_samples=400).numpy(),
+                                  decode_wav(tf.constant(plain), sample_rate=8000, num_samples=400).numpy())
+
+
 def test_unreadable_file_is_a_data_error_naming_the_row(tmp_path, monkeypatch):
     monkeypatch.setenv("MMKERAS_AUDIO_CACHE", str(tmp_path / "cache"))
     good, bad = str(tmp_path / "a.wav"), str(tmp_path / "b.flac")
@@ -229,6 +242,7 @@ def test_spec_augment_masks_whole_stripes():
 def test_transform_masks_in_training_only():
     spec = make_spec(augment={"time_masks": 2, "time_mask_width": 5, "freq_masks": 2, "freq_mask_width": 3})
     feature = AudioFeature(spec.inputs["sound"])
+    assert feature.transform_is_random and not AudioFeature(make_spec().inputs["sound"]).transform_is_random
     batch = tf.constant(np.stack([tone(8000, 0.25, f) for f in (300.0, 900.0)]))
     plain = feature.transform(batch).numpy()
     np.testing.assert_array_equal(feature.transform(batch, training=False).numpy(), plain)
@@ -240,17 +254,25 @@ def test_transform_masks_in_training_only():
 # -- encoders -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("features,encoder,shape", [
-    ("log_mel", "cnn", (32, 32)), ("chroma", "cnn", (32, 12)), ("mfcc", "cnn1d", (32, 20)),
-    ("waveform", "cnn1d", (2000, 1)), ("spectrogram", "crnn", (32, 129)), ("waveform", "crnn", (2000, 1)),
+@pytest.mark.parametrize("features,encoder,shape,train", [
+    ("log_mel", "cnn", (32, 32), False), ("chroma", "cnn", (32, 12), True), ("mfcc", "cnn1d", (32, 20), False),
+    ("waveform", "cnn1d", (2000, 1), True), ("spectrogram", "crnn", (32, 129), False),
+    ("waveform", "crnn", (2000, 1), True),  # crnn on mfcc trains under XLA in the end-to-end test below
 ])
-def test_encoders_build_for_each_feature(features, encoder, shape):
+def test_encoders_build_for_each_feature_and_train_with_xla(features, encoder, shape, train):
     spec = make_spec(features=features, encoder={"type": encoder, "filters": [4, 8]})
     feature = AudioFeature(spec.inputs["sound"])
     assert feature.shape == shape
-    model = build_encoder(spec.inputs["sound"], feature)
-    out = model(np.zeros((2,) + shape, np.float32))
-    assert out.shape[0] == 2 and len(out.shape) == 2
+    branch = build_encoder(spec.inputs["sound"], feature)
+    x = np.random.default_rng(0).normal(size=(4,) + shape).astype(np.float32)
+    assert branch(x).shape[0] == 4 and len(branch(x).shape) == 2
+    if not train:
+        return
+    model = keras.Sequential([branch, keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    assert model.jit_compile is True
+    loss = model.train_on_batch(x, np.ones((4, 2), np.float32))  # XLA-compiles the train step
+    assert np.isfinite(loss)
 
 
 def test_cnn_on_waveform_is_an_error():

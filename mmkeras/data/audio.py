@@ -37,11 +37,14 @@ def is_wav_bytes(data):
 
 
 def is_pcm16_wav(data):
-    """Scalar bool tensor: a `fmt ` chunk first, saying PCM (tag 1) with 16 bits, which `tf.audio.decode_wav` reads."""
+    """Scalar bool tensor: False when a `fmt ` chunk right after the header says other than 16-bit PCM.
+
+    `tf.audio.decode_wav` reads 16-bit PCM only; this check lets the error
+    name the file. (A file with other chunks first is left to the decoder.)
+    """
     head = _head(data)
-    return tf.reduce_all(tf.stack([tf.strings.substr(head, 12, 4) == b"fmt ",
-                                   tf.strings.substr(head, 20, 2) == b"\x01\x00",
-                                   tf.strings.substr(head, 34, 2) == b"\x10\x00"]))
+    pcm16 = tf.logical_and(tf.strings.substr(head, 20, 2) == b"\x01\x00", tf.strings.substr(head, 34, 2) == b"\x10\x00")
+    return tf.logical_or(tf.strings.substr(head, 12, 4) != b"fmt ", pcm16)
 
 
 def _window(length, num_samples, crop, training):

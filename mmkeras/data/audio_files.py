@@ -20,13 +20,25 @@ import numpy as np
 
 from mmkeras.data.paths import row_error
 
-_HEADER = 36
+_HEADER = 4096  # bytes read to find the `fmt ` chunk
 
 
 def is_pcm16_wav_header(head):
-    """Do these leading bytes say RIFF/WAVE, `fmt ` first, PCM (tag 1), 16 bits?"""
-    return (len(head) >= _HEADER and head[:4] == b"RIFF" and head[8:12] == b"WAVE" and head[12:16] == b"fmt "
-            and head[20:22] == b"\x01\x00" and head[34:36] == b"\x10\x00")
+    """Do these leading bytes say RIFF/WAVE with a `fmt ` chunk of PCM (tag 1), 16 bits?
+
+    Chunks before `fmt ` (JUNK, LIST, bext...) are skipped, as
+    `tf.audio.decode_wav` does.
+    """
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk, size = head[offset:offset + 4], int.from_bytes(head[offset + 4:offset + 8], "little")
+        if chunk == b"fmt ":
+            fmt = head[offset + 8:offset + 24]
+            return len(fmt) == 16 and fmt[:2] == b"\x01\x00" and fmt[14:16] == b"\x10\x00"
+        offset += 8 + size + (size & 1)
+    return False
 
 
 def cache_dir():
