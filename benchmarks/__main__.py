@@ -1,50 +1,145 @@
 """Run the whole benchmark suite and write benchmarks/RESULTS.md.
 
-    python -m benchmarks [--quick]
+    python -m benchmarks [--quick] [--only NAME ...] [--skip NAME ...] [--no-profile]
 
 Figures (see each module's docstring): 1-2 `pipeline`, 3 `audio_frontend`,
-4 `xla`, 5 `scaling`, 6 `serving`. Every figure is a ratio measured in one
-run (median of >= 3 repeats) on this machine; the JSON files in
-benchmarks/results/ hold the raw numbers and the machine description.
+4 `xla`, 5 `scaling`, 6 `serving`, then `precision` (mixed precision accuracy
+on av_digits), `modality_dropout`, `retrieval` and `shards` when those modules
+are present. After the figures, `profile` traces what bounds every goal that
+was not met (a TensorFlow profiler trace, parsed). Every figure is a ratio
+measured in one run (median of >= 3 repeats) on this machine; the JSON files
+in benchmarks/results/ hold the raw numbers and the machine description, and
+RESULTS.md is rendered from them with the load of the machine at the start
+and the end of the run.
+
+`--quick` uses tiny sizes: it checks that the suite runs, the numbers mean
+little (RESULTS.md then says so in its first lines).
 """
 
 import argparse
 import importlib
+import json
 import os
+import sys
 import time
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks import common  # noqa: E402
 
+# name, arguments at default sizes, arguments with --quick. A module may
+# instead define FULL_ARGS / QUICK_ARGS (lists) itself; those win.
 SUITE = [
     ("pipeline", ["--examples", "2000"], ["--examples", "600", "--repeats", "1", "--epochs", "2", "--data", "demo"]),
     ("audio_frontend", [], ["--repeats", "1"]),
     ("xla", [], ["--examples", "300", "--steps", "10", "--repeats", "1", "--fusions", "concat"]),
     ("scaling", [], ["--sizes", "500", "1000"]),
     ("serving", [], ["--examples", "300", "--calls", "50"]),
+    ("precision", [], ["--quick"]),
+    ("modality_dropout", [], ["--quick"]),
+    ("retrieval", [], ["--quick"]),
+    ("shards", [], ["--quick"]),
 ]
+PROFILE = "profile"
+
+
+def _module(name):
+    """The benchmark module, or None when it is not in this checkout."""
+    try:
+        return importlib.import_module(f"benchmarks.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"benchmarks.{name}":
+            return None
+        raise
+
+
+def run_one(name, argv):
+    """Runs one benchmark module's `main(argv)`; returns {"status": ok|skipped|failed, "seconds", "error"}.
+
+    Example:
+
+    >>> run_one("audio_frontend", ["--clips", "8", "--repeats", "1"])["status"]
+    'ok'
+    """
+    start = time.perf_counter()
+    status, error = "ok", None
+    try:
+        module = _module(name)
+        if module is None:
+            status, error = "skipped", f"benchmarks/{name}.py is not in this checkout"
+        else:
+            module.main(argv)
+    except SystemExit as e:  # argparse errors, or a module that exits on purpose
+        if e.code not in (0, None):
+            status, error = "failed", f"exited with {e.code}"
+    except Exception as e:  # one failing figure must not hide the others
+        traceback.print_exc()
+        status, error = "failed", f"{type(e).__name__}: {e}"
+    return {"status": status, "seconds": round(time.perf_counter() - start, 1), "error": error}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs, numbers mean little")
-    parser.add_argument("--only", nargs="*", help="run only these modules")
-    args = parser.parse_args(argv)
-    timings = {}
-    for name, full, quick in SUITE:
-        if args.only and name not in args.only:
-            continue
-        module = importlib.import_module(f"benchmarks.{name}")
-        start = time.perf_counter()
-        module.main(quick if args.quick else full)
-        timings[name] = time.perf_counter() - start
-    print("\nseconds per benchmark: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
-    if not args.quick and not args.only:
-        from benchmarks.report import write_report
+    """Runs the suite (or `--only` some of it) and renders RESULTS.md.
 
-        print(f"summary written to {write_report()}")
+    Example:
+
+    >>> main(["--only", "audio_frontend", "--quick"])
+    """
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    names = [n for n, _, _ in SUITE] + [PROFILE]
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs, numbers mean little")
+    parser.add_argument("--only", nargs="*", choices=names, metavar="NAME", help=f"run only these: {', '.join(names)}")
+    parser.add_argument("--skip", nargs="*", default=[], choices=names, metavar="NAME", help="leave these out")
+    parser.add_argument("--no-profile", action="store_true", help="do not profile the goals that were not met")
+    parser.add_argument("--report", default=None, help="where to write the summary (default benchmarks/RESULTS.md)")
+    args = parser.parse_args(argv)
+    from benchmarks import report
+
+    command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) <= 1 else
+                                        " " + " ".join(sys.argv[1:] if argv is None else argv))
+    run = {"command": command, "quick": args.quick, "started": common.load_snapshot(), "modules": {}}
+    wanted = lambda n: (not args.only or n in args.only) and n not in args.skip  # noqa: E731
+    for name, full, quick in SUITE:
+        if not wanted(name):
+            continue
+        module_args = full
+        mod = None
+        try:
+            mod = _module(name)
+        except Exception:  # an import error is reported by run_one below
+            pass
+        if mod is not None:
+            module_args = list(getattr(mod, "QUICK_ARGS" if args.quick else "FULL_ARGS", quick if args.quick else full))
+        elif args.quick:
+            module_args = quick
+        print(f"\n=== {name} {' '.join(module_args)}", flush=True)
+        run["modules"][name] = {"args": module_args, **run_one(name, module_args)}
+        if run["modules"][name]["error"]:
+            print(f"{name}: {run['modules'][name]['status']}: {run['modules'][name]['error']}", flush=True)
+    # Profile the goals not met; every profiled figure when `--only profile` asks for it by name.
+    profile_parts = [] if args.no_profile or not wanted(PROFILE) else report.unmet_profile_parts()
+    if args.only and PROFILE in args.only and not args.no_profile:
+        profile_parts = sorted(set(report.PROFILED.values()))
+    if profile_parts:
+        profile_args = ["--parts", *profile_parts] + (["--quick"] if args.quick else [])
+        print(f"\n=== {PROFILE} {' '.join(profile_args)}", flush=True)
+        run["modules"][PROFILE] = {"args": profile_args, **run_one(PROFILE, profile_args)}
+    run["finished"] = common.load_snapshot()
+    os.makedirs(common.RESULTS_DIR, exist_ok=True)
+    with open(os.path.join(common.RESULTS_DIR, "_run.json"), "w", encoding="utf-8") as f:
+        json.dump({"machine": common.machine(), **run}, f, indent=1)
+    print("\nseconds per benchmark: " + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in run["modules"].items()))
+    # A quick run must not overwrite the committed RESULTS.md.
+    default = os.path.join(common.RESULTS_DIR, "RESULTS-quick.md") if args.quick else report.RESULTS_MD
+    print(f"summary written to {report.write_report(args.report or default)}")
+    failed = [k for k, v in run["modules"].items() if v["status"] == "failed"]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

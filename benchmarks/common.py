@@ -37,6 +37,55 @@ def machine():
     return info
 
 
+def load_snapshot(interval=1.0, top=5):
+    """Load average and the busiest processes right now (from /proc), to judge how quiet the machine was.
+
+    Samples every process's CPU time twice, `interval` seconds apart; the
+    benchmark process itself is listed too (as "self").
+
+    Example:
+
+    >>> snap = load_snapshot(0.5)
+    >>> sorted(snap)
+    ['load_average', 'time', 'top_processes']
+    """
+    def cpu_times():
+        times = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                    stat = f.read()
+                name = stat[stat.index("(") + 1: stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2:].split()
+                times[int(pid)] = (name, int(fields[11]) + int(fields[12]))  # utime + stime, clock ticks
+            except (OSError, ValueError, IndexError):
+                continue
+        return times
+
+    snap = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average": None, "top_processes": []}
+    try:
+        snap["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        pass
+    if not os.path.isdir("/proc"):
+        return snap
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    before = cpu_times()
+    time.sleep(interval)
+    after = cpu_times()
+    busy = []
+    for pid, (name, t) in after.items():
+        if pid in before and before[pid][0] == name:
+            share = (t - before[pid][1]) / ticks / interval * 100
+            if share > 0:
+                busy.append({"pid": pid, "name": "self" if pid == os.getpid() else name,
+                             "cpu_percent": round(share, 1)})
+    snap["top_processes"] = sorted(busy, key=lambda r: -r["cpu_percent"])[:top]
+    return snap
+
+
 def median_time(fn, repeats=3, warmup=0):
     """Median wall time of `fn()` over `repeats` calls (after `warmup` calls), and all times."""
     for _ in range(warmup):
@@ -83,5 +132,6 @@ def write_result(name, payload):
     os.makedirs(RESULTS_DIR, exist_ok=True)
     path = os.path.join(RESULTS_DIR, f"{name}.json")
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"benchmark": name, "machine": machine(), **payload}, f, indent=1)
+        json.dump({"benchmark": name, "written": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(),
+                   **payload}, f, indent=1)
     return path

@@ -22,6 +22,10 @@ from mmkeras.heads import register_head  # noqa: E402
 from mmkeras.builders import build_model  # noqa: E402
 from mmkeras.export import export_saved_model  # noqa: E402
 from mmkeras import datasets, evaluation, layers  # noqa: E402
+from mmkeras import retrieval  # noqa: E402  (registers DualEncoder for load_model)
+from mmkeras.importance import modality_importance  # noqa: E402
+from mmkeras.cv import cross_validate  # noqa: E402
+from mmkeras import late_fusion  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -30,4 +34,7 @@ __all__ = [
     "load_splits", "read_table", "split_table",
     "register_encoder", "register_fusion", "register_head",
     "SpecError", "DataError", "datasets", "evaluation", "layers",
+    "retrieval",
+    "modality_importance",
+    "cross_validate", "late_fusion",
 ]

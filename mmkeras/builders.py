@@ -2,9 +2,12 @@
 
 import keras
 
+from mmkeras.data.presence import PRESENCE
 from mmkeras.encoders import ENCODERS
 from mmkeras.fusion import build_fusion
 from mmkeras.heads import HEADS
+from mmkeras.late_fusion import late_outputs
+from mmkeras.layers.missing import MissingEmbedding, ModalityDropout
 from mmkeras.specs import load_spec
 from mmkeras.training import compile_model
 
@@ -55,17 +58,43 @@ def build_model(spec, preprocessor, *, compile=True):
     return model
 
 
+def modality_dropout_rates(spec):
+    """Per-input modality dropout rates (spec input order): `inputs.<name>.modality_dropout`,
+    else `training.modality_dropout`.
+
+    Example:
+
+    >>> modality_dropout_rates(spec)   # training.modality_dropout: 0.3, caption overrides 0
+    [0.3, 0.3, 0.0]
+    """
+    default = spec.training.modality_dropout
+    return [default if i.modality_dropout is None else i.modality_dropout for i in spec.inputs.values()]
+
+
 def _assemble(spec, preprocessor):
-    # Inputs: one per spec input, named after it.
+    # Inputs: one per spec input, named after it, and the presence mask `_presence`.
     inputs = {name: keras.Input(shape=feature.shape, dtype=feature.dtype, name=name)
               for name, feature in preprocessor.features.items()}
+    names = list(inputs)
+    inputs[PRESENCE] = keras.Input(shape=(len(names),), dtype="float32", name=PRESENCE)
 
-    # Encoders: one nested sub-model per input.
-    encoded = [build_encoder(spec.inputs[name], preprocessor.features[name])(tensor)
-               for name, tensor in inputs.items()]
+    # Training only: drop whole inputs at random (never all of a row).
+    presence = inputs[PRESENCE]
+    rates = modality_dropout_rates(spec)
+    if any(rates):
+        presence = ModalityDropout(rates, seed=spec.training.seed, name="modality_dropout")(presence)
 
-    # Fusion.
-    fused = build_fusion(spec.fusion)(encoded)
+    # Encoders: one nested sub-model per input; a missing input's output becomes a learned vector.
+    encoded = [MissingEmbedding(index=i, name=f"{name}_missing")(
+                   build_encoder(spec.inputs[name], preprocessor.features[name])(inputs[name]), presence)
+               for i, name in enumerate(names)]
+
+    # Late fusion: a head per input and output, their predictions combined (mmkeras.late_fusion).
+    if spec.fusion.type == "late":
+        return keras.Model(inputs, late_outputs(spec, preprocessor, encoded, presence), name=spec.name)
+
+    # Fusion, told which inputs are missing.
+    fused = build_fusion(spec.fusion)(encoded, presence=[presence[:, i] for i in range(len(names))])
 
     # Heads: one per output, named after it.
     outputs = {name: HEADS.get(out.type).build(fused, out, preprocessor.targets[name])

@@ -22,9 +22,21 @@ def serving_outputs(spec, preprocessor, predictions):
             classes = tf.constant(preprocessor.targets[name].classes, tf.string)
             result[f"{name}_probabilities"] = y
             result[f"{name}_label"] = tf.gather(classes, tf.argmax(y, axis=-1))
+        elif out.type == "multilabel":
+            result.update(_multilabel_outputs(name, out, preprocessor.targets[name], y))
         else:
+            y = preprocessor.targets[name].decode_predictions(y)  # regression: back to the column's units
             result[name] = tf.reshape(y, [-1])
     return result
+
+
+def _multilabel_outputs(name, out, target, probabilities):
+    """`<o>_probabilities` `[batch, labels]` and `<o>_labels`: the labels at or above their threshold, joined."""
+    labels = tf.constant(target.classes, tf.string)
+    chosen = probabilities >= tf.constant(target.thresholds, tf.float32)
+    picked = tf.ragged.boolean_mask(tf.broadcast_to(labels, tf.shape(probabilities)), chosen)
+    joined = tf.strings.reduce_join(picked, axis=-1, separator=out.separator)
+    return {f"{name}_probabilities": probabilities, f"{name}_labels": joined}
 
 
 def _write_atomically(target, write, overwrite):
@@ -56,9 +68,14 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
     named after it: image and audio inputs as encoded file bytes, text and
     categorical as strings, numeric as float32. It returns, per
     classification/binary output `o`, `o_probabilities` `[batch, classes]`
-    and `o_label` (the class value as written in the table); per regression
-    output `o`, a `[batch]` float32. The SavedModel runs with TensorFlow
-    alone (no mmkeras import needed). It is written to a temporary folder
+    and `o_label` (the class value as written in the table); per multilabel
+    output `o_probabilities` `[batch, labels]` and `o_labels` (the labels at
+    or above their threshold, joined by the output's separator); per
+    regression output `o`, a `[batch]` float32 in the column's units. The SavedModel runs with TensorFlow
+    alone (no mmkeras import needed). Any input may be missing in a row:
+    empty bytes or an empty string (NaN for numbers) gives presence 0 and
+    the model's learned "missing" embedding; files are then not decoded
+    (see `Preprocessor.__call__`). It is written to a temporary folder
     and renamed into place; an existing `path` is only replaced with
     `overwrite=True`.
 
@@ -76,7 +93,14 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
     >>> mmkeras.export_saved_model(model, pre, "export/")
     >>> served = tf.saved_model.load("export/").signatures["serving_default"]
     >>> served(picture=tf.constant([png_bytes]), ...)["label_label"]
+
+    A retrieval spec (`task: retrieval`) gets instead one signature
+    `embed_<input>` per tower; see `mmkeras.retrieval.export_retrieval_model`.
     """
+    if preprocessor.spec.task is not None:
+        from mmkeras.retrieval.export import export_retrieval_model
+
+        return export_retrieval_model(model, preprocessor, path, overwrite=overwrite)
     spec = preprocessor.spec
     raw_spec = preprocessor.raw_signature()
     names = list(raw_spec)
@@ -106,6 +130,9 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
                             "classes": list(preprocessor.targets[n].classes)}
                         for n, o in spec.outputs.items()},
         }
+        for n, o in spec.outputs.items():
+            if o.type == "multilabel":
+                metadata["outputs"][n].update(separator=o.separator, thresholds=preprocessor.targets[n].thresholds)
         os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
         with open(os.path.join(tmp, "assets.extra", METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=1)

@@ -6,6 +6,7 @@ from mmkeras.layers.fusion import ConcatFusion
 from mmkeras.layers.fusion_attention import AttentionFusion, GatedFusion
 from mmkeras.layers.fusion_pooling import MeanFusion, SumFusion, WeightedFusion
 from mmkeras.layers.fusion_transformer import TransformerFusion
+from mmkeras.late_fusion import LateFusion
 from mmkeras.registry import Registry
 
 FUSIONS = Registry("fusion")
@@ -13,6 +14,7 @@ for _name, _cls in (("concat", ConcatFusion), ("sum", SumFusion), ("mean", MeanF
                     ("weighted", WeightedFusion), ("attention", AttentionFusion), ("gated", GatedFusion),
                     ("transformer", TransformerFusion)):
     FUSIONS.register(_name)(_cls)
+FUSIONS.register("late")(LateFusion)  # built by builders via mmkeras.late_fusion.late_outputs
 _COMMON = ("hidden_units", "dropout")
 
 

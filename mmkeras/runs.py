@@ -39,7 +39,8 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
 
     Writes `spec.json` (the resolved spec), `preprocessor/` (adapted state),
     `model.keras`, `history.csv`, `metrics.json` (`{split: {output:
-    {metric: value}}}` for validation and test) and `saved_model/`.
+    {metric: value}}}` for validation and test), `importance.csv` (modality
+    importance on the test split, see `mmkeras.importance`) and `saved_model/`.
 
     Args:
         spec: a Spec, spec file or dict.
@@ -56,8 +57,19 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
     """
     say = print if verbose else (lambda *a, **k: None)
     spec = load_spec(spec)
+    if spec.task is not None:  # task: retrieval -> a contrastive dual encoder (mmkeras.retrieval)
+        from mmkeras.retrieval import train_retrieval_run
+
+        return train_retrieval_run(spec, out_dir, data=data, root=root, overwrite=overwrite, epochs=epochs,
+                                   verbose=verbose)
     if data is not None or root is not None:
         spec = spec.with_data(path=data, root=root)
+    from mmkeras.data.shards import is_shard_folder
+
+    if is_shard_folder(spec.data.path):  # data.path names a folder written by `mmkeras convert`
+        from mmkeras.shard_runs import train_shard_run
+
+        return train_shard_run(spec, out_dir, overwrite=overwrite, epochs=epochs, verbose=verbose)
     splits = load_splits(spec)
     _claim_directory(out_dir, overwrite)
     if spec.training.deterministic:
@@ -84,6 +96,14 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
     _write_json(os.path.join(out_dir, "metrics.json"), metrics)
     for line in format_metrics(metrics):
         say(line)
+    held_out = splits["test"] if splits["test"] is not None else splits["validation"]
+    if held_out is not None and spec.outputs:  # modality importance -> importance.csv
+        from mmkeras.importance import IMPORTANCE_FILE, format_importance, modality_importance
+
+        importance = modality_importance(model, pre, held_out, table="held-out split")
+        importance.to_csv(os.path.join(out_dir, IMPORTANCE_FILE), index=False)
+        for line in format_importance(importance):
+            say(line)
     export_saved_model(model, pre, os.path.join(out_dir, "saved_model"), overwrite=overwrite)
     say(f"run written to {out_dir}")
     return metrics
@@ -111,6 +131,11 @@ def evaluate_run(run_dir, *, data=None, root=None, out=None):
     >>> evaluate_run("runs/demo", data="holdout.csv", root="holdout/")
     """
     spec, pre, model = load_run(run_dir)
+    from mmkeras.shard_runs import evaluate_shards_of_run
+
+    shard_result = evaluate_shards_of_run(spec, pre, model, run_dir, data=data, out=out)
+    if shard_result is not None:  # the run's data.path, or `data`, is a shard folder
+        return shard_result
     if data is None:
         if root is not None:
             spec = spec.with_data(root=root)
@@ -126,7 +151,12 @@ def evaluate_run(run_dir, *, data=None, root=None, out=None):
     metrics = {}
     for name, df in tables.items():
         try:
-            metrics[name] = evaluate_model(model, pre, df, root=root, table=name)
+            if spec.task is not None:  # retrieval: recall@k both ways, median rank
+                from mmkeras.retrieval import evaluate_retrieval
+
+                metrics[name] = evaluate_retrieval(model, pre, df, root=root, table=name)
+            else:
+                metrics[name] = evaluate_model(model, pre, df, root=root, table=name)
         except tf.errors.OpError as e:
             raise explain_op_error(e, pre, [(name, df)], root=root) from None
     _write_json(out or default_out, metrics)
@@ -144,8 +174,9 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
 
     Reads the input columns named in the export's metadata; file columns are
     read as bytes relative to `root` (default: the table's folder). Output
-    columns: `<o>_label` and `<o>_prob_<class>` per class output, `<o>` per
-    regression output. Written to `out` as CSV when given.
+    columns: `<o>_label` and `<o>_prob_<class>` per class output,
+    `<o>_labels` (joined) and `<o>_prob_<label>` per multilabel output, `<o>`
+    per regression output. Written to `out` as CSV when given.
 
     Example:
 
@@ -156,6 +187,12 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
         raise FileNotFoundError(f"{saved_model_dir} is not an mmkeras export ({meta_path} missing)")
     with open(meta_path, encoding="utf-8") as f:
         meta = json.load(f)
+    if meta.get("task"):  # a retrieval export: embeddings, no predictions
+        from mmkeras.data import DataError
+
+        raise DataError(f"{saved_model_dir} is a {meta['task']['type']} export: it has the signatures "
+                        f"{', '.join(meta.get('signatures', {}))} (raw input -> embedding) and nothing to "
+                        "predict; embed both sides and search with mmkeras.retrieval.top_k")
     df = read_table(data, read_options)
     root = root or os.path.dirname(os.path.abspath(data))
     serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
@@ -168,6 +205,9 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
         if info["type"] in ("image", "audio"):
             values = []
             for row, rel in enumerate(as_strings(col)):
+                if rel.strip() == "":
+                    values.append(b"")  # a missing input: the export serves it (presence 0)
+                    continue
                 path = rel if os.path.isabs(rel) else os.path.join(root, rel)
                 if not os.path.isfile(path):
                     from mmkeras.data import DataError
@@ -198,6 +238,12 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
             table[f"{name}_label"] = [v.decode("utf-8") for v in labels]
             for i, cls in enumerate(info["classes"]):
                 table[f"{name}_prob_{cls}"] = probs[:, i]
+        elif info["type"] == "multilabel":
+            labels = np.concatenate([r[f"{name}_labels"] for r in results])
+            probs = np.concatenate([r[f"{name}_probabilities"] for r in results])
+            table[f"{name}_labels"] = [v.decode("utf-8") for v in labels]
+            for i, label in enumerate(info["classes"]):
+                table[f"{name}_prob_{label}"] = probs[:, i]
         else:
             table[name] = np.concatenate([r[name] for r in results])
     if out:

@@ -12,7 +12,7 @@ _OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
 
 
 def compile_model(model, spec, *, jit_compile=None):
-    """Compiles with the spec's optimizer, per-output losses and metrics.
+    """Compiles with the spec's optimizer, per-output losses, `loss_weight`s and metrics.
 
     `jit_compile` defaults to the spec's `training.jit_compile`. Keras turns
     XLA off silently when a layer cannot be compiled; this raises instead,
@@ -26,10 +26,14 @@ def compile_model(model, spec, *, jit_compile=None):
     """
     t = spec.training
     jit = t.jit_compile if jit_compile is None else jit_compile
+    from mmkeras.late_fusion import aux_compile_entries
+
+    aux_losses, aux_weights = aux_compile_entries(spec)  # late fusion's per-input outputs, if any
     model.compile(
         optimizer=_OPTIMIZERS[t.optimizer](learning_rate=t.learning_rate),
-        loss={n: HEADS.get(o.type).loss(o) for n, o in spec.outputs.items()},
+        loss={n: HEADS.get(o.type).loss(o) for n, o in spec.outputs.items()} | aux_losses,
         metrics={n: HEADS.get(o.type).metrics(o) for n, o in spec.outputs.items()},
+        loss_weights={n: o.loss_weight for n, o in spec.outputs.items()} | aux_weights,
         jit_compile=jit,
     )
     if jit and model.jit_compile is not True:
@@ -60,6 +64,9 @@ class EpochLog(keras.callbacks.Callback):
 def fit(model, spec, train_ds, val_ds=None, *, epochs=None, verbose=True):
     """`model.fit` with the spec's epochs and a one-line-per-epoch log; returns the History."""
     callbacks = [EpochLog()] if verbose else []
+    from mmkeras.late_fusion import add_aux_targets
+
+    train_ds, val_ds = add_aux_targets(spec, train_ds), add_aux_targets(spec, val_ds)  # late fusion aux outputs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return model.fit(train_ds, validation_data=val_ds, epochs=epochs or spec.training.epochs,

@@ -22,7 +22,8 @@ def built(demo_manifest):
 def test_graph_reads_like_the_spec(built):
     spec, _, pre, model = built
     assert model.name == "demo"
-    assert sorted(t.name for t in model.inputs) == sorted(spec.inputs)  # Keras orders dict inputs by key
+    # Keras orders dict inputs by key; "_presence" is the missing-input mask (mmkeras.data.PRESENCE).
+    assert sorted(t.name for t in model.inputs) == sorted([*spec.inputs, "_presence"])
     for name, inp in spec.inputs.items():
         encoder = model.get_layer(f"{name}_encoder")
         assert isinstance(encoder, keras.Model)

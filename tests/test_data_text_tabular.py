@@ -347,6 +347,9 @@ def test_class_target_state_round_trip():
 def test_regression_target():
     target = make_target(output_spec("regression"))
     assert isinstance(target, RegressionTarget)
-    np.testing.assert_array_equal(target.adapt([1.0]).encode(["1.5", 2, 3.0]), np.float32([1.5, 2.0, 3.0]))
+    target.adapt([1.0, 3.0])  # mean 2, std 1: targets are standardised on train statistics
+    np.testing.assert_allclose(target.encode(["1.5", 2, 3.0]), np.float32([-0.5, 0.0, 1.0]))
+    np.testing.assert_allclose(target.values(["1.5", 2, 3.0]), np.float32([1.5, 2.0, 3.0]))
+    np.testing.assert_allclose(target.decode_predictions(np.float32([[-0.5], [1.0]])).reshape(-1), [1.5, 3.0])
     with pytest.raises(DataError, match=r"Row 1 of train, column 'label'.*'abc'"):
         target.encode(["1", "abc", None], "train")

@@ -161,8 +161,7 @@ def test_image_bytes_in_the_table_decode_like_files(table):
 
 
 @pytest.mark.parametrize("cell, message", [(b"RIFF\0\0\0\0WAVE", "Row 1 of t.parquet, column 'path': 12 bytes that"),
-                                           ("missing.png", "Row 1 of t.parquet, column 'path': file not found"),
-                                           (None, "Row 1 of t.parquet, column 'path': empty image path")])
+                                           ("missing.png", "Row 1 of t.parquet, column 'path': file not found")])
 def test_bad_cells_name_row_and_column(table, cell, message):
     cells = pd.Series([open(table["path"][0], "rb").read(), cell], dtype=object)
     with pytest.raises(DataError, match=message):

@@ -69,7 +69,8 @@ def test_batch_shapes_and_dtypes(demo):
     pre, spec = demo["pre"], demo["spec"]
     ds = mmkeras.make_dataset(spec, demo["splits"]["validation"], pre, batch_size=4, table="validation")
     x, y = next(iter(ds))
-    assert set(x) == set(pre.features)
+    assert set(x) == set(pre.features) | {"_presence"}
+    assert tuple(x["_presence"].shape) == (4, len(pre.features)) and x["_presence"].dtype == tf.float32
     for name, feature in pre.features.items():
         assert tuple(x[name].shape) == (4,) + tuple(feature.shape), name
         assert x[name].dtype == tf.as_dtype(feature.dtype), name
@@ -78,7 +79,7 @@ def test_batch_shapes_and_dtypes(demo):
     assert np.isfinite(x["reading"].numpy()).all()  # NaN readings are imputed
     # Without targets (a table with no label column): inputs only.
     only = mmkeras.make_dataset(spec, demo["splits"]["validation"].drop(columns=["label"]), pre, batch_size=4)
-    assert set(next(iter(only))) == set(pre.features)
+    assert set(next(iter(only))) == set(pre.features) | {"_presence"}
 
 
 def test_training_drops_remainder_with_static_batch(demo):
@@ -147,12 +148,13 @@ def test_missing_file_names_row_column_and_path(demo):
 
 
 @pytest.mark.parametrize("empty", ["", np.nan])
-def test_empty_path_is_a_data_error(demo, empty):
-    df = demo["splits"]["test"].copy()
+def test_empty_path_is_a_missing_input(demo, empty):
+    df = demo["splits"]["test"].copy().head(4)
     df["audio_path"] = df["audio_path"].astype(object)
     df.loc[1, "audio_path"] = empty
-    with pytest.raises(mmkeras.DataError, match=r"Row 1 of t, column 'audio_path': empty audio path"):
-        mmkeras.make_dataset(demo["spec"], df, demo["pre"], table="t")
+    batch = next(iter(mmkeras.make_dataset(demo["spec"], df, demo["pre"], table="t", with_targets=False)))
+    sound = list(demo["spec"].inputs).index("sound")
+    np.testing.assert_array_equal(batch["_presence"].numpy()[:, sound], [1, 0, 1, 1])
 
 
 def test_non_numeric_value_names_row_and_column(demo):

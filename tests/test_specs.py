@@ -93,7 +93,7 @@ def test_round_trip_through_json(tmp_path):
     (lambda s: s["inputs"]["speech"].update(encoder={"type": "cnn", "widht": 3}),
      "inputs.speech.encoder.widht: unknown option for the audio encoder 'cnn'"),
     (lambda s: s["outputs"]["y"].update(type="ranking"),
-     "outputs.y.type: 'ranking' is not one of binary, classification, regression"),
+     "outputs.y.type: 'ranking' is not one of binary, classification, multilabel, regression"),
     (lambda s: s["outputs"]["y"].update(positive="yes"), "outputs.y.positive: is only allowed for type: binary"),
     (lambda s: s.update(fusion={"type": "attentoin"}), "fusion.type: 'attentoin' is not one of "),
     (lambda s: s.update(fusion={"hidden": [3]}), "fusion.hidden: unknown key. Allowed keys:"),

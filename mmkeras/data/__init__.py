@@ -4,3 +4,4 @@ from mmkeras.data.errors import DataError
 from mmkeras.data.pipeline import make_dataset
 from mmkeras.data.preprocessor import Preprocessor
 from mmkeras.data.tables import load_splits, read_table, split_table
+from mmkeras.data.presence import PRESENCE, presence_key

@@ -115,6 +115,8 @@ def convert_column(paths, converted, *, table="", column_name=""):
     out = np.array(paths, dtype=object)
     folder = None
     for row, path in enumerate(paths):
+        if not path:
+            continue  # a missing input
         with open(path, "rb") as f:
             head = f.read(_HEADER)
         if is_pcm16_wav_header(head):

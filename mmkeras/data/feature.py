@@ -65,8 +65,8 @@ class Feature:
         return f"file {value}"
 
     def read(self, path):
-        """File inputs: a scalar path tensor -> the raw value `decode` takes (bytes)."""
-        return tf.io.read_file(path)
+        """File inputs: a scalar path tensor -> the raw value `decode` takes (bytes); "" (missing) -> ""."""
+        return tf.cond(tf.strings.length(path) > 0, lambda: tf.io.read_file(path), lambda: tf.constant(""))
 
     def decode(self, data, context="", training=False):
         return data

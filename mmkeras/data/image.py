@@ -209,8 +209,9 @@ class ImageFeature(Feature):
                 out[row] = bytes(cell)
                 continue
             path = "" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell)
-            if path == "":
-                raise row_error(row, table, self.spec.column, "empty image path")
+            if path.strip() == "":
+                out[row] = ""  # a missing input
+                continue
             out[row] = absolute_path(path, root)
             if not os.path.isfile(out[row]):
                 raise row_error(row, table, self.spec.column, f"file not found: {out[row]}")
@@ -223,7 +224,8 @@ class ImageFeature(Feature):
 
     def read(self, path):
         """An absolute path -> the file's bytes; image bytes from the table pass through."""
-        return tf.cond(is_image_bytes(path), lambda: path, lambda: tf.io.read_file(path))
+        return tf.cond(tf.logical_or(is_image_bytes(path), tf.equal(path, "")),
+                       lambda: path, lambda: tf.io.read_file(path))  # "" (missing) stays ""
 
     def decode(self, data, context="", training=False):
         s = self.spec

@@ -21,6 +21,9 @@ def absolute_path(value, root):
 def resolve_file_paths(column, *, root, table="", column_name="", kind="file"):
     """A column of file paths -> numpy object array of absolute paths, each checked to exist.
 
+    An empty (or NaN) cell is a missing input: it stays "" (presence 0, decoded
+    as zeros); a non-empty path that does not exist is an error.
+
     Args:
         column: the table column (strings; NaN counts as empty).
         root: folder that relative paths are taken from.
@@ -32,17 +35,17 @@ def resolve_file_paths(column, *, root, table="", column_name="", kind="file"):
         A numpy object array of absolute paths.
 
     Raises:
-        DataError: naming row, column and path, for an empty path or a missing file.
+        DataError: naming row, column and path, for a file that does not exist.
 
     Example:
 
     >>> resolve_file_paths(df["image_path"], root="data", table="train.csv", column_name="image_path")
     """
-    values = as_strings(column)
-    paths = np.array([absolute_path(v, root) for v in values], dtype=object)
+    values = np.array([v.strip() for v in as_strings(column)], dtype=object)
+    paths = np.array([absolute_path(v, root) if v else "" for v in values], dtype=object)
     for row, (value, path) in enumerate(zip(values, paths)):
         if value == "":
-            raise row_error(row, table, column_name, f"empty {kind} path")
+            continue  # a missing input
         if not os.path.isfile(path):
             raise row_error(row, table, column_name, f"file not found: {path}")
     return paths

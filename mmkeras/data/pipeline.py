@@ -4,7 +4,9 @@ import tempfile
 
 import tensorflow as tf
 
+from mmkeras.data.presence import PRESENCE, presence_vector
 from mmkeras.data.tables import check_columns, data_root
+from mmkeras.data.targets import sample_weights
 
 # Largest shuffle buffer after a disk cache: bounds memory for big tables.
 DISK_SHUFFLE_BUFFER = 8192
@@ -54,7 +56,11 @@ def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shu
         cache_dir: folder for the disk cache (default: a new temporary folder).
 
     Returns:
-        A `tf.data.Dataset` of `(inputs, targets)` dicts (or `inputs` only).
+        A `tf.data.Dataset` of `(inputs, targets)` dicts (or `inputs` only);
+        `(inputs, targets, sample_weights)` when an output has
+        `class_weight: balanced` (weights from `targets.sample_weights`).
+        `inputs["_presence"]` is float32 `[batch, n_inputs]` (spec input
+        order): 0 where the row's value is missing (empty path or string, NaN).
 
     Example:
 
@@ -81,6 +87,9 @@ def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shu
     targets = {}
     if with_targets:
         targets = {n: t.encode(df[spec.outputs[n].column], table) for n, t in pre.targets.items()}
+        weights = sample_weights(spec, pre.targets, targets)  # {} unless an output has class_weight: balanced
+        if weights:  # carried through every map with the targets, split off at the end
+            targets = (targets, weights)
 
     files = [n for n, f in pre.features.items() if f.is_file]
     random_decode = training and any(pre.features[n].decode_is_random for n in files)
@@ -88,6 +97,7 @@ def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shu
 
     def read(raw, contexts, targets):
         raw = dict(raw)
+        raw[PRESENCE] = presence_vector(pre.features, raw)  # from the raw values, before any file is read
         for name in files:
             raw[name] = pre.features[name].read(raw[name])
         return raw, contexts, targets
@@ -123,5 +133,7 @@ def make_dataset(spec, df, preprocessor, *, training=False, batch_size=None, shu
             ds = shuffled(ds.cache(store), buffer).batch(batch_size, drop_remainder=drop)
     if not with_targets:
         ds = ds.map(lambda features, targets: features)
+    elif isinstance(targets, tuple):  # (inputs, targets, sample_weights)
+        ds = ds.map(lambda features, targets: (features, *targets))
     ds = ds.prefetch(tf.data.AUTOTUNE)
     return ds.with_options(pipeline_options(deterministic=spec.training.deterministic or not shuffle))

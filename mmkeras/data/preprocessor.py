@@ -11,6 +11,7 @@ from mmkeras.data.boolean import BooleanFeature
 from mmkeras.data.errors import DataError
 from mmkeras.data.image import ImageFeature
 from mmkeras.data.multi_hot import MultiHotFeature
+from mmkeras.data.presence import PRESENCE, decode_or_zeros, presence_matrix
 from mmkeras.data.tables import check_columns, data_root
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature
 from mmkeras.data.targets import make_target
@@ -67,6 +68,7 @@ class Preprocessor:
             dataset = None
             if feature.is_file:
                 paths = tf.data.Dataset.from_tensor_slices((raw[name], self.contexts(train_df, name, raw[name])))
+                paths = paths.filter(lambda p, c: tf.strings.length(p) > 0)  # missing inputs teach nothing
                 dataset = paths.map(lambda p, c, f=feature: f.decode(f.read(p), c, training=False),
                                     num_parallel_calls=tf.data.AUTOTUNE)
             feature.adapt(raw[name], dataset)
@@ -105,29 +107,40 @@ class Preprocessor:
         serving and evaluation always use `training=False`.
         """
         contexts = contexts or {}
-        return {n: f.decode(raw[n], contexts.get(n, f"input '{n}'"), training=training)
-                for n, f in self.features.items()}
+        out = {n: decode_or_zeros(f, raw[n], contexts.get(n, f"input '{n}'"), training=training)
+               for n, f in self.features.items()}
+        if PRESENCE in raw:
+            out[PRESENCE] = raw[PRESENCE]
+        return out
 
     def transform_batch(self, decoded, *, training=False):
         """A batch: {input: decoded batch} -> {input: model-ready batch}.
 
         `training=True` enables augmentation (only ever in the training pipeline).
         """
-        return {n: f.transform(decoded[n], training=training) for n, f in self.features.items()}
+        out = {n: f.transform(decoded[n], training=training) for n, f in self.features.items()}
+        if PRESENCE in decoded:
+            out[PRESENCE] = decoded[PRESENCE]
+        return out
 
     def raw_signature(self):
         """TensorSpecs of the raw serving inputs, one `[batch]` tensor per input."""
         return {n: tf.TensorSpec([None], f.raw_dtype, name=n) for n, f in self.features.items()}
 
     def __call__(self, raw_batch):
-        """Raw batch (bytes, strings, floats) -> model inputs; used by the export."""
+        """Raw batch (bytes, strings, floats) -> model inputs and `"_presence"`; used by the export.
+
+        Empty bytes / strings and NaN are missing inputs: presence 0, and file
+        inputs are not decoded (zeros instead).
+        """
         decoded = {}
         for name, feature in self.features.items():
             values = tf.convert_to_tensor(raw_batch[name], feature.raw_dtype)
             if feature.is_file:
-                values = tf.map_fn(lambda v, f=feature: f.decode(v, training=False), values,
+                values = tf.map_fn(lambda v, f=feature: decode_or_zeros(f, v, training=False), values,
                                    fn_output_signature=tf.TensorSpec(feature.decoded_shape, tf.float32))
             decoded[name] = values
+        decoded[PRESENCE] = presence_matrix(self.features, raw_batch)
         return self.transform_batch(decoded)
 
     # -- saving ----------------------------------------------------------------

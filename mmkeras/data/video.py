@@ -121,14 +121,22 @@ def resolve_clips(column, *, root, table="", column_name=""):
     for row, cell in enumerate(pd.Series(column).tolist()):
         def error(message, row=row):
             return row_error(row, table, column_name, message)
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)) or \
+                (isinstance(cell, str) and cell.strip() == ""):
+            out.append("")  # a missing input
+            continue
         out.append(_SEPARATOR.join(_frame_paths(cell, root, error)))
     return np.array(out, dtype=object)
 
 
 def read_clip(paths):
     """A scalar string of NUL-joined frame paths (`resolve_clips`) -> the clip's serving string."""
-    paths = tf.strings.split(paths, _SEPARATOR)
-    return tf.io.serialize_tensor(tf.map_fn(tf.io.read_file, paths, fn_output_signature=tf.string))
+    def read(paths):
+        paths = tf.strings.split(paths, _SEPARATOR)
+        return tf.io.serialize_tensor(tf.map_fn(tf.io.read_file, paths, fn_output_signature=tf.string))
+
+    paths = tf.convert_to_tensor(paths, tf.string)
+    return tf.cond(tf.strings.length(paths) > 0, lambda: read(paths), lambda: tf.constant(""))  # "": missing
 
 
 def read_clips(column, *, root, table="", column_name=""):

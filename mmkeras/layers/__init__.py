@@ -7,3 +7,4 @@ from mmkeras.layers.fusion_pooling import MeanFusion, SumFusion, WeightedFusion
 from mmkeras.layers.fusion_transformer import TransformerFusion
 from mmkeras.layers.pooling import MaskedMeanPooling
 from mmkeras.layers.text import PositionEmbedding, TransformerBlock
+from mmkeras.layers.missing import MissingEmbedding, ModalityDropout

@@ -4,5 +4,5 @@ from mmkeras.specs.loader import SpecError, load_spec
 from mmkeras.specs.schema import (
     AudioInputSpec, CategoricalInputSpec, DataSpec, EncoderSpec, FusionSpec,
     ImageInputSpec, InputSpec, NumericInputSpec, OutputSpec, Spec, SplitSpec,
-    TextInputSpec, TrainingSpec,
+    TaskSpec, TextInputSpec, TrainingSpec,
 )

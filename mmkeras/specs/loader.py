@@ -108,6 +108,9 @@ def _build(cls, raw, source, path, fixed=None, extra_ok=False):
                 _fail(source, f"{path}.{key}", f"{received!r} is below the minimum {lo}")
             if xlo is not None and value <= xlo:
                 _fail(source, f"{path}.{key}", f"{received!r} must be greater than {xlo}")
+            xhi = meta.get("exclusive_maximum")
+            if xhi is not None and value >= xhi:
+                _fail(source, f"{path}.{key}", f"{received!r} must be less than {xhi}")
         values[key] = value
     for name, f in fields.items():
         if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -162,6 +165,8 @@ def _inputs(raw, source, base_dir):
         path = f"inputs.{name}"
         if not isinstance(name, str) or not name.isidentifier():
             _fail(source, path, f"{name!r} is not a valid input name (letters, digits, underscores)")
+        if name.startswith("_"):
+            _fail(source, path, f"{name!r}: input names must not start with '_' (reserved, e.g. '_presence')")
         if not isinstance(opts, dict):
             _fail(source, path, f"{opts!r} is not a mapping")
         kind = opts.get("type")
@@ -196,8 +201,31 @@ def _outputs(raw, source):
             _fail(source, f"{path}.type", f"{fields['type']!r} is not one of {_choices(HEADS.names())}")
         if fields.get("positive") is not None and fields["type"] != "binary":
             _fail(source, f"{path}.positive", "is only allowed for type: binary")
+        _check_output_options(fields, source, path)
         out[name] = schema.OutputSpec(**fields)
     return out
+
+
+def _check_output_options(fields, source, path):
+    """Output options that depend on the type: multilabel's separator and thresholds, class_weight."""
+    kind = fields["type"]
+    defaults = {f.name: f.default for f in dataclasses.fields(schema.OutputSpec)}
+    for key in ("separator", "threshold"):  # the default is allowed: `Spec.to_dict` writes every field
+        if key in fields and fields[key] != defaults[key] and kind != "multilabel":
+            _fail(source, f"{path}.{key}", "is only allowed for type: multilabel")
+    if "separator" in fields and not fields["separator"].strip():
+        _fail(source, f"{path}.separator", f"{fields['separator']!r} is not a non-empty, non-blank string")
+    threshold = fields.get("threshold", 0.5)
+    items = threshold.items() if isinstance(threshold, dict) else [(None, threshold)]
+    for label, value in items:
+        where = f"{path}.threshold" + ("" if label is None else f".{label}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            _fail(source, where, f"{value!r} is not a number between 0 and 1")
+    if isinstance(threshold, dict):
+        fields["threshold"] = {str(k): float(v) for k, v in threshold.items()}
+    if fields.get("class_weight") == "balanced" and kind == "regression":
+        _fail(source, f"{path}.class_weight", "'balanced' is only allowed for classification, binary and "
+                                              "multilabel outputs")
 
 
 def _split(raw, source):
@@ -249,7 +277,37 @@ def _fusion(raw, source):
         if key not in allowed:
             base = [f.name for f in dataclasses.fields(schema.FusionSpec) if f.name != "options"]
             _fail(source, f"fusion.{key}", f"unknown key. Allowed keys: {_choices(sorted(base + list(allowed)))}")
+    check = getattr(FUSIONS.get(name), "check_options", None)  # optional: (key, message) of a bad value
+    problem = check(extra) if check is not None else None
+    if problem:
+        _fail(source, f"fusion.{problem[0]}", problem[1])
     return schema.FusionSpec(options=extra, **fields)
+
+
+def _task(raw, source, inputs):
+    """The top-level `task` section (a retrieval dual encoder), or None when the spec has `outputs`."""
+    if raw.get("task") is None:
+        return None
+    fields = _build(schema.TaskSpec, raw["task"], source, "task")
+    pair = fields["pair"]
+    if len(pair) != 2:
+        _fail(source, "task.pair", f"{list(pair)!r} must name exactly 2 inputs, e.g. [picture, name]")
+    for i, name in enumerate(pair):
+        if name not in inputs:
+            _fail(source, f"task.pair[{i}]", f"{name!r} is not an input. Inputs: {_choices(inputs)}")
+    if pair[0] == pair[1]:
+        _fail(source, "task.pair", f"{list(pair)!r} must name two different inputs")
+    if not 0.01 <= fields.get("temperature", 0.07) <= 1:
+        _fail(source, "task.temperature", f"{fields['temperature']!r} is not in [0.01, 1] (CLIP's clamp)")
+    for name in inputs:
+        if name not in pair:
+            _fail(source, f"inputs.{name}", f"is not used: task: retrieval reads only the pair {list(pair)}; "
+                                            "remove this input")
+    for key in ("outputs", "fusion"):
+        if raw.get(key):
+            _fail(source, key, "is not used with task: retrieval (each tower is its input's encoder and a "
+                               "projection, trained with InfoNCE); remove it")
+    return schema.TaskSpec(**fields)
 
 
 def load_spec(spec, *, base_dir=None):
@@ -297,7 +355,7 @@ def load_spec(spec, *, base_dir=None):
         raise TypeError(f"load_spec expects a file path or a dict, got {type(spec).__name__}")
     if not isinstance(raw, dict):
         _fail(source, "(top level)", f"{raw!r} is not a mapping")
-    allowed = ("spec_version", "name", "data", "inputs", "fusion", "outputs", "training")
+    allowed = ("spec_version", "name", "data", "inputs", "fusion", "outputs", "training", "task")
     for key in raw:
         if key not in allowed:
             _fail(source, key, f"unknown key. Allowed keys: {_choices(allowed)}")
@@ -308,7 +366,8 @@ def load_spec(spec, *, base_dir=None):
     if not isinstance(name, str) or not name:
         _fail(source, "name", f"{name!r} is not a non-empty string")
     inputs = _inputs(raw.get("inputs"), source, base_dir)
-    outputs = _outputs(raw.get("outputs"), source)
+    task = _task(raw, source, inputs)
+    outputs = {} if task is not None else _outputs(raw.get("outputs"), source)
     clash = set(inputs) & set(outputs)
     if clash:
         _fail(source, f"outputs.{sorted(clash)[0]}", "has the same name as an input")
@@ -320,5 +379,6 @@ def load_spec(spec, *, base_dir=None):
         fusion=_fusion(raw.get("fusion"), source),
         outputs=outputs,
         training=schema.TrainingSpec(**_build(schema.TrainingSpec, raw.get("training"), source, "training")),
+        task=task,
         source=source,
     )

@@ -12,10 +12,10 @@ import dataclasses
 from typing import Any, Mapping, Optional, Tuple, Union
 
 
-def option(default, *, choices=None, minimum=None, exclusive_minimum=None, doc=""):
+def option(default, *, choices=None, minimum=None, exclusive_minimum=None, exclusive_maximum=None, doc=""):
     """A dataclass field with validation metadata."""
     meta = {"choices": choices, "minimum": minimum,
-            "exclusive_minimum": exclusive_minimum, "doc": doc}
+            "exclusive_minimum": exclusive_minimum, "exclusive_maximum": exclusive_maximum, "doc": doc}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -23,7 +23,7 @@ def option(default, *, choices=None, minimum=None, exclusive_minimum=None, doc="
 
 REQUIRED = dataclasses.MISSING
 INPUT_TYPES = ("image", "text", "audio", "numeric", "categorical", "multi_hot", "boolean", "video")
-OUTPUT_TYPES = ("classification", "binary", "regression")
+OUTPUT_TYPES = ("classification", "binary", "multilabel", "regression")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -42,6 +42,9 @@ class InputSpec:
     type: str
     column: str
     encoder: EncoderSpec
+    modality_dropout: Optional[float] = option(
+        None, minimum=0, exclusive_maximum=1,
+        doc="probability of dropping this input in a training row (default training.modality_dropout)")
 
     @property
     def is_file(self):
@@ -287,9 +290,30 @@ class FusionSpec:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OutputSpec:
     name: str
-    type: str = option(REQUIRED, doc="task of this output: a registered head (classification, binary, regression)")
+    type: str = option(REQUIRED, doc="task of this output: a registered head (classification, binary, "
+                                     "multilabel, regression)")
     column: str = option(REQUIRED, doc="table column with the target")
     positive: Optional[str] = option(None, doc="binary only: the positive class value")
+    loss_weight: float = option(1.0, minimum=0, doc="weight of this output's loss in the total (multi-task)")
+    class_weight: str = option("none", choices=("none", "balanced"),
+                               doc="balanced: weigh examples by n / (k * count of their class) from train "
+                                   "(multilabel: per label, positives and negatives)")
+    separator: str = option(",", doc="multilabel only: separates the labels in a cell (whitespace stripped)")
+    threshold: Union[float, Mapping[str, float]] = option(
+        0.5, doc="multilabel only: a label is predicted when its probability is >= the threshold; "
+                 "one number, or {label: number} (other labels 0.5)")
+
+    def thresholds(self, labels):
+        """The threshold of each label in `labels`, in order.
+
+        Example:
+
+        >>> OutputSpec(name="tags", type="multilabel", column="t", threshold={"b": 0.3}).thresholds(["a", "b"])
+        [0.5, 0.3]
+        """
+        if isinstance(self.threshold, Mapping):
+            return [float(self.threshold.get(label, 0.5)) for label in labels]
+        return [float(self.threshold)] * len(labels)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -305,6 +329,23 @@ class TrainingSpec:
     deterministic: bool = option(False, doc="reproducible pipeline order and TF op determinism")
     precision: str = option("float32", choices=("float32", "mixed_float16", "mixed_bfloat16"),
                             doc="compute dtype policy; outputs and losses stay float32")
+    modality_dropout: float = option(0.0, minimum=0, exclusive_maximum=1,
+                                     doc="probability of dropping each input of a training row (never all)")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskSpec:
+    """A task other than predicting `outputs`: `retrieval` trains a contrastive dual encoder.
+
+    `pair` names two inputs; each becomes a tower (its encoder, a projection
+    to `embedding_dim`, L2 normalisation) trained with symmetric InfoNCE (CLIP).
+    """
+
+    type: str = option(REQUIRED, choices=("retrieval",), doc="the task; retrieval: a contrastive dual encoder")
+    pair: Tuple[str, ...] = option(REQUIRED, doc="the two inputs whose embeddings are aligned, e.g. [picture, name]")
+    embedding_dim: int = option(64, minimum=1, doc="size of the shared embedding")
+    temperature: float = option(0.07, exclusive_minimum=0, doc="initial softmax temperature, in [0.01, 1]")
+    learn_temperature: bool = option(True, doc="learn the temperature (as a log logit scale, clamped like CLIP)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -318,6 +359,7 @@ class Spec:
     fusion: FusionSpec
     outputs: Mapping[str, OutputSpec]
     training: TrainingSpec
+    task: Optional[TaskSpec] = None  # retrieval: a dual encoder over task.pair; then `outputs` is empty
     source: Optional[str] = None  # the file it came from, for messages
 
     def to_dict(self):
@@ -344,7 +386,7 @@ class Spec:
 
         fusion = fields(self.fusion, skip=("options",))
         fusion.update(dict(self.fusion.options))
-        return {
+        out = {
             "spec_version": self.spec_version,
             "name": self.name,
             "data": fields(self.data),
@@ -353,6 +395,10 @@ class Spec:
             "outputs": {n: fields(o, skip=("name",)) for n, o in self.outputs.items()},
             "training": fields(self.training),
         }
+        if self.task is not None:  # a retrieval spec: `task` instead of fusion and outputs
+            del out["fusion"], out["outputs"]
+            out["task"] = fields(self.task)
+        return out
 
     def with_data(self, *, path=None, root=None):
         """A copy of this spec that reads another table and/or file root.

@@ -1,0 +1,246 @@
+"""Stratified k-fold cross-validation of a spec: `mmkeras cv SPEC --folds K`.
+
+The spec's train and validation rows are pooled and cut into K folds
+(stratified by the first classification or binary output, seeded by
+`training.seed`); the test split, if the spec has one, is never used. Each
+fold trains a fresh preprocessor and model on the other K - 1 folds and is
+evaluated on the held-out fold. `cv.json` holds every fold's metrics and the
+mean and standard deviation of every float metric over the folds.
+"""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+
+from mmkeras.data.errors import DataError
+from mmkeras.data.tables import as_strings
+
+CV_FILE = "cv.json"
+
+
+def stratify_column(spec):
+    """The column folds are stratified by (first classification/binary output), or None.
+
+    Example:
+
+    >>> stratify_column(spec)
+    'label'
+    """
+    for out in spec.outputs.values():
+        if out.type in ("classification", "binary"):
+            return out.column
+    return None
+
+
+def fold_assignment(labels, folds, seed=0, *, n=None):
+    """The fold (0..folds-1) of each row: stratified by `labels` when given, seeded.
+
+    Each class's rows are shuffled and dealt round-robin over the folds
+    (starting where the previous class stopped), so every fold gets
+    `count // folds` or one more row of each class and fold sizes differ by
+    at most one. With `labels=None`, `n` rows are shuffled and dealt.
+
+    Args:
+        labels: per-row class values (strings), or None for plain k-fold.
+        folds: number of folds, >= 2.
+        seed: random seed.
+        n: number of rows when `labels` is None.
+
+    Returns:
+        An int array `[rows]`.
+
+    Example:
+
+    >>> fold_assignment(np.array(["a", "a", "b", "b"]), 2, seed=0)
+    array([0, 1, 0, 1])
+    """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        groups = [np.arange(n)]
+        size = n
+    else:
+        labels = np.asarray(labels)
+        size = len(labels)
+        groups = [np.flatnonzero(labels == v) for v in sorted(pd.unique(labels))]
+    assignment = np.empty(size, dtype=np.int64)
+    start = 0
+    for group in groups:
+        group = rng.permutation(group)
+        assignment[group] = (start + np.arange(len(group))) % folds
+        start = (start + len(group)) % folds
+    return assignment
+
+
+def _pool(spec):
+    from mmkeras.data import load_splits
+
+    splits = load_splits(spec)
+    parts = [splits[k] for k in ("train", "validation") if splits[k] is not None]
+    return pd.concat(parts, ignore_index=True), splits["test"]
+
+
+def _check_classes(spec, pool, labels, folds):
+    column = stratify_column(spec)
+    counts = pd.Series(labels).value_counts()
+    rare = counts[counts < 2]
+    if len(rare):
+        raise DataError(f"{spec.data.path}, column {column!r}: class {rare.index[0]!r} has only "
+                        f"{int(rare.iloc[0])} row in the train and validation splits; every class needs at "
+                        f"least 2 rows so that each fold's training part sees it ({len(rare)} such class(es))")
+    if len(pool) < folds:
+        raise DataError(f"{spec.data.path}: {len(pool)} train and validation rows cannot make {folds} folds")
+
+
+def _float_leaves(metrics, prefix=""):
+    """{dotted path: value} of every float in a nested metrics dict (ints such as counts are skipped)."""
+    out = {}
+    for key, value in metrics.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_float_leaves(value, path + "."))
+        elif isinstance(value, float):
+            out[path] = value
+    return out
+
+
+def summarize(per_fold):
+    """{output: {metric: {"mean", "std", "folds"}}} over the folds' metrics (std: population, ddof=0).
+
+    Every float in the nested metrics is summarised under its dotted path
+    (`accuracy`, `per_class.cat.f1`, ...); NaN values are left out.
+
+    Example:
+
+    >>> summarize([{"label": {"accuracy": 0.5}}, {"label": {"accuracy": 1.0}}])["label"]["accuracy"]
+    {'mean': 0.75, 'std': 0.25, 'folds': 2}
+    """
+    summary = {}
+    for metrics in per_fold:
+        for output, values in metrics.items():
+            for path, value in _float_leaves(values).items():
+                if not math.isnan(value):
+                    summary.setdefault(output, {}).setdefault(path, []).append(value)
+    return {o: {p: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": len(v)}
+                for p, v in paths.items()}
+            for o, paths in summary.items()}
+
+
+def format_summary(result):
+    """Text lines: mean ± std of each output's headline (top-level) metrics, then one line per fold.
+
+    Example:
+
+    >>> print("\\n".join(format_summary(cross_validate(spec, folds=3))))
+    """
+    lines = [f"{result['folds']}-fold cross-validation of {result['spec']} ({result['rows']} rows"
+             + (f", stratified by {result['stratify']})" if result["stratify"] else ")"),
+             f"  {'output':<12} {'metric':<14} {'mean':>8}   {'std':>7}"]
+    for output, metrics in result["summary"].items():
+        for metric, s in metrics.items():
+            if "." not in metric:
+                lines.append(f"  {output:<12} {metric:<14} {s['mean']:8.4f} ± {s['std']:.4f}")
+    for fold in result["per_fold"]:
+        shown = "  ".join(f"{o}.{k}={v:.4f}" for o, m in fold["metrics"].items()
+                          for k, v in m.items() if isinstance(v, float))
+        lines.append(f"  fold {fold['fold']}: {fold['train_rows']} train / {fold['test_rows']} held out  {shown}")
+    return lines
+
+
+def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None, overwrite=False,
+                   verbose=True):
+    """K-fold cross-validation: a fresh preprocessor and model per fold.
+
+    The spec's train and validation rows are pooled and split into `folds`
+    folds, stratified by the first classification or binary output (plain
+    k-fold otherwise) and seeded by `training.seed`; the spec's test split
+    is left untouched. Fold k trains on the other folds (no validation
+    data) and is evaluated on fold k with `evaluate_model`.
+
+    Args:
+        spec: a Spec, spec file or dict (with `outputs`).
+        folds: number of folds, >= 2.
+        out: folder for `cv.json` (created; an existing `cv.json` in it is
+            only replaced with `overwrite=True`); None writes nothing.
+        epochs: override `training.epochs`.
+        data, root: another table / file root than the spec's.
+        verbose: print per-epoch logs and the summary table.
+
+    Returns:
+        A dict: `spec`, `folds`, `seed`, `stratify` (column or None),
+        `rows`, `per_fold` (list of {fold, train_rows, test_rows,
+        held_out_classes, metrics}), `summary` ({output: {metric: {mean,
+        std, folds}}}), and `path` (the cv.json written, or None).
+
+    Example:
+
+    >>> result = cross_validate("data_specs/demo.yaml", folds=5, epochs=3, out="runs/demo_cv")
+    >>> result["summary"]["label"]["accuracy"]
+    {'mean': 0.97, 'std': 0.01, 'folds': 5}
+    """
+    from mmkeras.builders import build_model
+    from mmkeras.data import Preprocessor, make_dataset
+    from mmkeras.evaluation import evaluate_model
+    from mmkeras.specs import SpecError, load_spec
+    from mmkeras.training import fit
+
+    say = print if verbose else (lambda *a, **k: None)
+    spec = load_spec(spec)
+    if not spec.outputs:
+        raise SpecError(f"{spec.source or 'spec'}: outputs: cross-validation needs at least one output")
+    if data is not None or root is not None:
+        spec = spec.with_data(path=data, root=root)
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    path = None
+    if out is not None:
+        path = os.path.join(out, CV_FILE)
+        if os.path.exists(path) and not overwrite:
+            raise FileExistsError(f"{path} exists; choose another --out or pass --overwrite.")
+    pool, _ = _pool(spec)
+    column = stratify_column(spec)
+    labels = as_strings(pool[column]) if column else None
+    if labels is not None:
+        _check_classes(spec, pool, labels, folds)
+    elif len(pool) < folds:
+        raise DataError(f"{spec.data.path}: {len(pool)} train and validation rows cannot make {folds} folds")
+    assignment = fold_assignment(labels, folds, spec.training.seed, n=len(pool))
+    say(f"{spec.name}: {folds}-fold cross-validation on {len(pool)} train+validation rows"
+        + (f", stratified by {column!r}" if column else ""))
+
+    per_fold = []
+    for k in range(folds):
+        train_df = pool[assignment != k].reset_index(drop=True)
+        held_df = pool[assignment == k].reset_index(drop=True)
+        say(f"fold {k + 1}/{folds}: train {len(train_df)}, held out {len(held_df)} rows")
+        keras.backend.clear_session()
+        pre = Preprocessor(spec).adapt(train_df)
+        model = build_model(spec, pre)
+        train_ds = make_dataset(spec, train_df, pre, training=True, table=f"fold {k} training rows")
+        fit(model, spec, train_ds, None, epochs=epochs, verbose=verbose)
+        metrics = evaluate_model(model, pre, held_df, table=f"fold {k} held-out rows")
+        held_classes = (pd.Series(labels[assignment == k]).value_counts().sort_index().astype(int).to_dict()
+                        if labels is not None else None)
+        per_fold.append({"fold": k, "train_rows": int(len(train_df)), "test_rows": int(len(held_df)),
+                         "held_out_classes": held_classes, "metrics": metrics})
+
+    result = {"spec": spec.name, "folds": folds, "seed": spec.training.seed, "stratify": column,
+              "rows": int(len(pool)), "epochs": epochs or spec.training.epochs, "per_fold": per_fold,
+              "summary": summarize([f["metrics"] for f in per_fold])}
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        os.replace(tmp, path)
+    result["path"] = path
+    for line in format_summary(result):
+        say(line)
+    if path:
+        say(f"cv results written to {path}")
+    return result

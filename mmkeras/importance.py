@@ -1,0 +1,191 @@
+"""Modality importance: how much each input matters to a trained model.
+
+Two views, one row per input:
+
+* **masking**: the model is evaluated on a table with all inputs, then once
+  per input with that input marked missing (its `"_presence"` column set to
+  0, so the model sees its learned "missing" embedding); the drop of the
+  main metric (first output's accuracy, R², micro F1) is the importance.
+* **fusion weights**: for fusions with learned per-input weights
+  (`weighted`: the softmax weights; `attention`: the mean attention weight
+  over the table; `gated`: the mean gate value), the mean weight per input.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from mmkeras.data.presence import PRESENCE
+
+# The headline metric of each output type (higher is better).
+MAIN_METRICS = {"classification": "accuracy", "binary": "accuracy", "regression": "r2",
+                "multilabel": "micro_f1"}
+# Fusion classes whose per-input weights are learned (not just the presence).
+WEIGHTED_FUSIONS = ("WeightedFusion", "AttentionFusion", "GatedFusion")
+IMPORTANCE_FILE = "importance.csv"
+
+
+def main_metric(spec):
+    """(output name, metric name) of the headline metric: the first output's accuracy / r2 / micro_f1.
+
+    Example:
+
+    >>> main_metric(spec)
+    ('label', 'accuracy')
+    """
+    name, out = next(iter(spec.outputs.items()))
+    return name, MAIN_METRICS.get(out.type, "accuracy")
+
+
+def _score(metrics, output, metric):
+    values = metrics[output]
+    if metric in values:
+        return float(values[metric])
+    floats = [v for v in values.values() if isinstance(v, float)]
+    return float(floats[0]) if floats else float("nan")
+
+
+def _masked(ds, column, n):
+    keep = tf.constant([0.0 if i == column else 1.0 for i in range(n)], tf.float32)
+    return ds.map(lambda x: {**x, PRESENCE: x[PRESENCE] * keep})
+
+
+def fusion_weights(model, dataset, names):
+    """Mean learned fusion weight per input over a dataset, or None when the fusion has none.
+
+    Runs the model up to the `<input>_missing` layers (encoder outputs after the
+    missing embedding) and asks the `fusion` layer for its `modality_weights`.
+
+    Example:
+
+    >>> fusion_weights(model, make_dataset(spec, test_df, pre, with_targets=False), list(spec.inputs))
+    array([0.61, 0.39], dtype=float32)
+    """
+    import keras
+
+    try:
+        fusion = model.get_layer("fusion")
+        encoded = [model.get_layer(f"{n}_missing").output for n in names]
+    except ValueError:
+        return None
+    if type(fusion).__name__ not in WEIGHTED_FUSIONS or not hasattr(fusion, "modality_weights"):
+        return None
+    encoders = keras.Model(model.input, encoded)
+    total, count = np.zeros(len(names), np.float64), 0
+    for batch in dataset:
+        vectors = encoders(batch, training=False)
+        presence = batch[PRESENCE]
+        weights = fusion.modality_weights(vectors, [presence[:, i] for i in range(len(names))])
+        weights = keras.ops.convert_to_numpy(weights).astype(np.float64)
+        total += weights.sum(axis=0)
+        count += weights.shape[0]
+    return (total / max(count, 1)).astype(np.float32)
+
+
+def modality_importance(model, preprocessor, df, *, root=None, table="", batch_size=None):
+    """Per input: the main metric's drop when that input is masked as missing, and learned fusion weights.
+
+    Args:
+        model: a model from `build_model` (or `load_run`), with the `"_presence"` input.
+        preprocessor: its adapted `Preprocessor`.
+        df: a table with the spec's input and output columns (e.g. the test split).
+        root: folder for relative file paths; table: its name for messages.
+        batch_size: default the spec's.
+
+    Returns:
+        A DataFrame, one row per input: `input`, `type`, `metric`, `with_all`
+        (score with every input), `without` (score with this input missing),
+        `drop` (`with_all - without`), and `fusion_weight` (mean learned
+        weight, NaN when the fusion has none).
+
+    Example:
+
+    >>> table = mmkeras.modality_importance(model, pre, splits["test"])
+    >>> table.sort_values("drop", ascending=False).iloc[0]["input"]
+    'picture'
+    """
+    from mmkeras.data import make_dataset
+    from mmkeras.evaluation import output_metrics
+
+    spec = preprocessor.spec
+    names = list(spec.inputs)
+    output, metric = main_metric(spec)
+    ds = make_dataset(spec, df, preprocessor, with_targets=False, root=root, table=table,
+                      batch_size=batch_size, shuffle=False, cache="memory")
+
+    def score(dataset):
+        with warnings.catch_warnings():  # Keras warns when a dataset of unknown length ends; it is expected
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            predictions = model.predict(dataset, verbose=0)
+        if not isinstance(predictions, dict):
+            predictions = {output: predictions}
+        return _score(output_metrics(spec, preprocessor, predictions, df), output, metric)
+
+    baseline = score(ds)
+    weights = fusion_weights(model, ds, names)
+    rows = []
+    for i, name in enumerate(names):
+        without = score(_masked(ds, i, len(names)))
+        rows.append({"input": name, "type": spec.inputs[name].type, "metric": f"{output}.{metric}",
+                     "with_all": baseline, "without": without, "drop": baseline - without,
+                     "fusion_weight": float(weights[i]) if weights is not None else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def format_importance(table):
+    """The importance DataFrame as aligned text lines for printing.
+
+    Example:
+
+    >>> print("\\n".join(format_importance(modality_importance(model, pre, test_df))))
+    """
+    if len(table) == 0:
+        return []
+    lines = [f"modality importance ({table['metric'].iloc[0]}: {table['with_all'].iloc[0]:.4f} with all inputs)",
+             f"  {'input':<14} {'type':<12} {'without':>8} {'drop':>8} {'fusion weight':>14}"]
+    for _, r in table.iterrows():
+        weight = "-" if np.isnan(r["fusion_weight"]) else f"{r['fusion_weight']:.3f}"
+        lines.append(f"  {r['input']:<14} {r['type']:<12} {r['without']:>8.4f} {r['drop']:>8.4f} {weight:>14}")
+    return lines
+
+
+def importance_run(run_dir, *, data=None, root=None, out=None):
+    """Modality importance of a run directory on a table (default: its test split, else validation).
+
+    Writes the table as CSV to `out` (default `RUN_DIR/importance.csv`, or
+    `RUN_DIR/importance_<table name>.csv` with `data`).
+
+    Returns:
+        (DataFrame, path written).
+
+    Example:
+
+    >>> table, path = importance_run("runs/av_digits")
+    """
+    import os
+
+    from mmkeras.data import load_splits, read_table
+    from mmkeras.runs import load_run
+
+    spec, pre, model = load_run(run_dir)
+    if data is None:
+        if root is not None:
+            spec = spec.with_data(root=root)
+        splits = load_splits(spec)
+        name = "test" if splits.get("test") is not None else "validation"
+        df = splits.get(name)
+        if df is None:
+            raise FileNotFoundError(f"{run_dir}: the spec has no test or validation split; pass --data TABLE")
+        default_out = os.path.join(run_dir, IMPORTANCE_FILE)
+    else:
+        spec = spec.with_data(path=data, root=root)
+        name = os.path.splitext(os.path.basename(data))[0]
+        df = read_table(spec.data.path, spec.data.read_options)
+        default_out = os.path.join(run_dir, f"importance_{name}.csv")
+    table_root = spec.data.root or os.path.dirname(spec.data.path)
+    table = modality_importance(model, pre, df, root=table_root, table=name)
+    path = out or default_out
+    table.to_csv(path, index=False)
+    return table, path
