@@ -1,11 +1,13 @@
 """Run the whole benchmark suite and write benchmarks/RESULTS.md.
 
-    python -m benchmarks [--quick] [--only NAME ...] [--skip NAME ...] [--no-profile]
+    python -m benchmarks [--quick] [--all] [--only NAME ...] [--skip NAME ...] [--no-profile]
 
 Figures (see each module's docstring): 1-2 `pipeline`, 3 `audio_frontend`,
 4 `xla`, 5 `scaling`, 6 `serving`, then `precision` (mixed precision accuracy
-on av_digits), `modality_dropout`, `retrieval` and `shards` when those modules
-are present. After the figures, `profile` traces what bounds every goal that
+on av_digits) and `shards` (reading TFRecord shards). With `--all` (or
+`--only NAME`) also the longer tables of trained models: `modality_dropout`,
+`retrieval` (OpenMoji picture <-> name) and `fusion_matrix` (every fusion
+type trained, reloaded and served with an input missing). After the figures, `profile` traces what bounds every goal that
 was not met (a TensorFlow profiler trace, parsed). Every figure is a ratio
 measured in one run (median of >= 3 repeats) on this machine; the JSON files
 in benchmarks/results/ hold the raw numbers and the machine description, and
@@ -40,7 +42,10 @@ SUITE = [
     ("modality_dropout", [], ["--quick"]),
     ("retrieval", [], ["--quick"]),
     ("shards", [], ["--quick"]),
+    ("fusion_matrix", [], ["--quick"]),
 ]
+# Tables of issue 4 (trainings of several minutes each): run with --all or --only NAME.
+EXTRA = ("modality_dropout", "retrieval", "fusion_matrix")
 PROFILE = "profile"
 
 
@@ -90,6 +95,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [n for n, _, _ in SUITE] + [PROFILE]
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs, numbers mean little")
+    parser.add_argument("--all", action="store_true",
+                        help=f"also run the longer tables: {', '.join(EXTRA)} (about 25 more minutes)")
     parser.add_argument("--only", nargs="*", choices=names, metavar="NAME", help=f"run only these: {', '.join(names)}")
     parser.add_argument("--skip", nargs="*", default=[], choices=names, metavar="NAME", help="leave these out")
     parser.add_argument("--no-profile", action="store_true", help="do not profile the goals that were not met")
@@ -100,7 +107,7 @@ def main(argv=None):
     command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) <= 1 else
                                         " " + " ".join(sys.argv[1:] if argv is None else argv))
     run = {"command": command, "quick": args.quick, "started": common.load_snapshot(), "modules": {}}
-    wanted = lambda n: (not args.only or n in args.only) and n not in args.skip  # noqa: E731
+    wanted = lambda n: ((n in args.only) if args.only else (args.all or n not in EXTRA)) and n not in args.skip  # noqa: E731
     for name, full, quick in SUITE:
         if not wanted(name):
             continue

@@ -61,6 +61,37 @@ def _write_atomically(target, write, overwrite):
     return target
 
 
+def write_archive(folder, model, tracked, endpoints, metadata):
+    """Writes a SavedModel of `model` with `endpoints` into `folder`, plus `assets.extra/mmkeras.json`.
+
+    Args:
+        folder: an empty folder (the temporary side of an atomic export).
+        model: the Keras model whose variables the endpoints use.
+        tracked: other layers / TF objects holding state (lookup tables) to track.
+        endpoints: {signature name: `tf.function` with an input signature}.
+        metadata: JSON-ready description written beside the SavedModel.
+
+    Example:
+
+    >>> write_archive(tmp, model, [], {"serving_default": serve}, {"name": "demo"})
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for layer in tracked:
+        archive.track(layer)
+    for name, fn in endpoints.items():
+        archive.add_endpoint(name, fn)
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("ERROR")  # TF logs "Assets written to <temporary folder>" at INFO
+    try:
+        archive.write_out(folder, verbose=False)
+    finally:
+        logger.setLevel(level)
+    os.makedirs(os.path.join(folder, "assets.extra"), exist_ok=True)
+    with open(os.path.join(folder, "assets.extra", METADATA_FILE), "w", encoding="utf-8") as f:
+        json.dump(metadata, f, indent=1)
+
+
 def export_saved_model(model, preprocessor, path, *, overwrite=False):
     """Exports model + preprocessing as a SavedModel that takes raw inputs.
 
@@ -111,18 +142,6 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
         return serving_outputs(spec, preprocessor, model(features, training=False))
 
     def write(tmp):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        for feature in preprocessor.features.values():
-            for layer in feature.tracked_layers():
-                archive.track(layer)
-        archive.add_endpoint("serving_default", serve)
-        logger, level = tf.get_logger(), tf.get_logger().level
-        logger.setLevel("ERROR")  # TF logs "Assets written to <temporary folder>" at INFO
-        try:
-            archive.write_out(tmp, verbose=False)
-        finally:
-            logger.setLevel(level)
         metadata = {
             "name": spec.name,
             "inputs": {n: {"type": i.type, "column": i.column} for n, i in spec.inputs.items()},
@@ -133,9 +152,8 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
         for n, o in spec.outputs.items():
             if o.type == "multilabel":
                 metadata["outputs"][n].update(separator=o.separator, thresholds=preprocessor.targets[n].thresholds)
-        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
-        with open(os.path.join(tmp, "assets.extra", METADATA_FILE), "w", encoding="utf-8") as f:
-            json.dump(metadata, f, indent=1)
+        tracked = [layer for feature in preprocessor.features.values() for layer in feature.tracked_layers()]
+        write_archive(tmp, model, tracked, {"serving_default": serve}, metadata)
 
     return _write_atomically(path, write, overwrite)
 

@@ -65,6 +65,15 @@ def fusion_weights(model, dataset, names):
     """
     import keras
 
+    late = [layer for layer in model.layers
+            if type(layer).__name__ == "LateCombine" and getattr(layer, "combine", None) == "weighted"]
+    if late:  # fusion: {type: late, combine: weighted}: the first output's learned weights
+        total, count = np.zeros(len(names), np.float64), 0
+        for batch in dataset:
+            weights = keras.ops.convert_to_numpy(late[0].modality_weights(batch[PRESENCE])).astype(np.float64)
+            total += weights.sum(axis=0)
+            count += weights.shape[0]
+        return (total / max(count, 1)).astype(np.float32)
     try:
         fusion = model.get_layer("fusion")
         encoded = [model.get_layer(f"{n}_missing").output for n in names]

@@ -78,7 +78,6 @@ def test_suite_skips_modules_that_are_not_there_and_snapshot_reads_proc():
     out = run_one("no_such_benchmark", [])
     assert out["status"] == "skipped" and "no_such_benchmark" in out["error"]
     import threading
-    import time
 
     done = threading.Event()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import mmkeras
 from helpers import tiny_spec_dict
 from mmkeras.cli import main
 from mmkeras.cv import fold_assignment, summarize
@@ -210,6 +211,10 @@ def test_late_fusion_trains_and_exports_without_aux_outputs(demo_manifest, tmp_p
     served = serve(**{k: tf.constant(v) for k, v in raw.items()})["label_probabilities"].numpy()
     features = pre({k: tf.constant(v) for k, v in raw.items()})
     np.testing.assert_allclose(served, model(features, training=False)["label"].numpy(), atol=1e-5)
+    # The importance table reports the learned late-fusion weights (softmax of the combine logits).
+    table = mmkeras.modality_importance(model, pre, test)
+    logits = model.get_layer("label").modality_logits.numpy()
+    np.testing.assert_allclose(table["fusion_weight"], np.exp(logits) / np.exp(logits).sum(), atol=1e-5)
 
 
 # ---- cross-validation ---------------------------------------------------------------------------------------------

@@ -1,13 +1,9 @@
 """The retrieval export: one SavedModel, one `embed_<input>` signature per tower."""
 
-import json
-import os
-
-import keras
 import tensorflow as tf
 
 from mmkeras.data.presence import decode_or_zeros
-from mmkeras.export import METADATA_FILE, _write_atomically
+from mmkeras.export import _write_atomically, write_archive
 
 
 def embed_function(feature, tower, name):
@@ -65,20 +61,6 @@ def export_retrieval_model(model, preprocessor, path, *, overwrite=False):
     task = spec.task
 
     def write(tmp):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        for name in task.pair:
-            for layer in preprocessor.features[name].tracked_layers():
-                archive.track(layer)
-        for name in task.pair:
-            archive.add_endpoint(f"embed_{name}",
-                                 embed_function(preprocessor.features[name], model.tower(name), name))
-        logger, level = tf.get_logger(), tf.get_logger().level
-        logger.setLevel("ERROR")  # TF logs "Assets written to <temporary folder>" at INFO
-        try:
-            archive.write_out(tmp, verbose=False)
-        finally:
-            logger.setLevel(level)
         metadata = {
             "name": spec.name,
             "task": {"type": task.type, "pair": list(task.pair), "embedding_dim": task.embedding_dim},
@@ -86,8 +68,8 @@ def export_retrieval_model(model, preprocessor, path, *, overwrite=False):
             "inputs": {n: {"type": spec.inputs[n].type, "column": spec.inputs[n].column} for n in task.pair},
             "outputs": {},
         }
-        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
-        with open(os.path.join(tmp, "assets.extra", METADATA_FILE), "w", encoding="utf-8") as f:
-            json.dump(metadata, f, indent=1)
+        tracked = [layer for n in task.pair for layer in preprocessor.features[n].tracked_layers()]
+        endpoints = {f"embed_{n}": embed_function(preprocessor.features[n], model.tower(n), n) for n in task.pair}
+        write_archive(tmp, model, tracked, endpoints, metadata)
 
     return _write_atomically(path, write, overwrite)
