@@ -135,7 +135,15 @@ def main(argv=None):
         run["modules"][PROFILE] = {"args": profile_args, **run_one(PROFILE, profile_args)}
     run["finished"] = common.load_snapshot()
     os.makedirs(common.RESULTS_DIR, exist_ok=True)
-    with open(os.path.join(common.RESULTS_DIR, "_run.json"), "w", encoding="utf-8") as f:
+    run_file = os.path.join(common.RESULTS_DIR, "_run.json")
+    if args.only and os.path.isfile(run_file):  # re-running some figures completes the earlier run's record
+        with open(run_file, encoding="utf-8") as f:
+            previous = json.load(f)
+        if previous.get("quick") == args.quick:
+            run = {**run, "command": f"{previous.get('command')}, then {command}",
+                   "started": previous.get("started", run["started"]),
+                   "modules": {**previous.get("modules", {}), **run["modules"]}}
+    with open(run_file, "w", encoding="utf-8") as f:
         json.dump({"machine": common.machine(), **run}, f, indent=1)
     print("\nseconds per benchmark: " + ", ".join(f"{k} {v['seconds']:.0f}" for k, v in run["modules"].items()))
     # A quick run must not overwrite the committed RESULTS.md.

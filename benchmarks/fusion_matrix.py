@@ -22,6 +22,7 @@ file or data is absent. `--quick`: 1 epoch, av_digits only, three fusions.
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
@@ -125,15 +126,24 @@ def main(argv=None):
                 rows.append(row)
                 print(f"  {name} {fusion}: " + ", ".join(f"{k}={v}" for k, v in row.items()
                                                         if k not in ("spec", "fusion")), flush=True)
+    name = "fusion_matrix_quick" if args.quick else "fusion_matrix"
+    previous = os.path.join(common.RESULTS_DIR, f"{name}.json")
+    if args.fusions and os.path.isfile(previous):  # re-running some fusions replaces only their rows
+        import json
+
+        with open(previous, encoding="utf-8") as f:
+            done = {(r["spec"], r["fusion"]) for r in rows}
+            rows = [r for r in json.load(f).get("results", []) if (r["spec"], r["fusion"]) not in done] + rows
+        rows.sort(key=lambda r: (r["spec"], r["fusion"]))
     columns = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("spec", "fusion", "epochs"), k))
     if rows:
         common.print_table("Every fusion type: test accuracy trained, reloaded, served complete and with an "
                            "input missing in every row", rows, columns)
-    command = "python -m benchmarks.fusion_matrix" + (" --quick" if args.quick else "")
+    command = "python -m benchmarks.fusion_matrix " + " ".join(sys.argv[1:] if argv is None else argv)
     goals = [{"figure": "reloaded = trained test accuracy, every fusion and spec",
               "goal": "equal", "value": sum(r["reload_matches"] for r in rows),
               "met": bool(rows) and all(r["reload_matches"] for r in rows)}]
-    path = common.write_result("fusion_matrix_quick" if args.quick else "fusion_matrix",
+    path = common.write_result(name,
                                {"title": "Every fusion type: trained, reloaded, served with an input missing",
                                 "command": command, "goals": goals, "results": rows, "skipped": skipped})
     print(f"written to {path}")

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import mmkeras
+from mmkeras.data.presence import PRESENCE
 from benchmarks import common
 from benchmarks.datasets import av_digits_spec, generated_spec
 from mmkeras.data.tables import as_strings
@@ -136,6 +137,7 @@ def against_usual_way(spec, repeats, epochs):
         if inp.type == "audio":
             feature = pre.features[name]
             arrays[name] = (arrays[name] - feature.mean) / feature.std
+    arrays[PRESENCE] = np.ones([len(train), len(spec.inputs)], np.float32)  # every input present
     model = mmkeras.build_model(spec, pre)
     model.fit(arrays, {next(iter(spec.outputs)): labels}, batch_size=spec.training.batch_size,
               epochs=epochs, verbose=0, shuffle=True)

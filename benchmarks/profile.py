@@ -1,6 +1,6 @@
 """What bounds a goal that is not met: a TensorFlow profiler trace, parsed, plus stage timings.
 
-    python -m benchmarks.profile [--parts pipeline audio_frontend] [--examples 2000] [--quick]
+    python -m benchmarks.profile [--parts pipeline audio_frontend xla] [--examples 2000] [--quick]
 
 `pipeline` (figure 1): epochs of one compiled model fed by `make_dataset`
 from files (`cache: memory`, after the epoch that fills it) and fed from the
@@ -14,6 +14,9 @@ read + decode + transform, a cached epoch, the model step.
 
 `audio_frontend` (figure 3): the in-graph log-mel is traced and its op types
 ranked by self time; its stages and librosa's are timed separately.
+
+`xla` (figure 4, `benchmarks/profile_xla.py`): train steps with `jit_compile`
+on and off, traced, and each encoder's forward + backward timed alone both ways.
 
 Each part states its bound in figures (results/profile.json); RESULTS.md
 shows it under the goals that were not met.
@@ -32,7 +35,7 @@ from benchmarks import common  # noqa: E402
 from benchmarks.xplane import (cpu_seconds, load_events, outside_steps, summarize_epoch,  # noqa: E402
                                thread_group, top_self_time, trace)
 
-PARTS = ("pipeline", "audio_frontend")
+PARTS = ("pipeline", "audio_frontend", "xla")
 
 
 # -- figure 1: the input pipeline ---------------------------------------------
@@ -308,6 +311,21 @@ def main(argv=None):
         common.print_table("Profile, figure 3: op types by self time (trace)", r["trace_op_types"],
                            ["name", "self_ms", "share"])
         print("\nbound:", r["bound"])
+    if "xla" in args.parts:
+        from benchmarks.profile_xla import profile_xla
+
+        r = results["xla"] = profile_xla(300 if args.quick else 600, steps=5 if args.quick else 20,
+                                         repeats=audio_repeats)
+        r["bound"] += _load_note()
+        common.print_table("Profile, figure 4: each encoder alone, forward + backward", r["encoders"],
+                           ["encoder", "xla_ms", "no_xla_ms", "xla_minus_no_xla_ms"])
+        print("\nbound:", r["bound"])
+    previous = os.path.join(common.RESULTS_DIR, "profile.json")
+    if os.path.isfile(previous):  # profiling some parts keeps the others' earlier results
+        import json
+
+        with open(previous, encoding="utf-8") as f:
+            results = {**json.load(f).get("results", {}), **results}
     path = common.write_result("profile", {"args": vars(args), "results": results})
     print(f"\nwritten to {path}")
     return results

@@ -19,7 +19,7 @@ from benchmarks.common import RESULTS_DIR
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_MD = os.path.join(HERE, "RESULTS.md")
 # Figures that `benchmarks.profile` can explain when their goal is not met.
-PROFILED = {"1": "pipeline", "3": "audio_frontend"}
+PROFILED = {"1": "pipeline", "3": "audio_frontend", "4": "xla"}
 EXTRA_MODULES = ("modality_dropout", "retrieval", "shards")
 
 
@@ -229,6 +229,12 @@ def _profile_section(part, profile):
                 _table(r["traced"]["files"].get("top_outside_steps", []), ["name", "self_ms", "share"]),
                 "\nTop XLA kernels by self time (files-fed epoch):\n",
                 _table(r["traced"]["files"].get("top_compute_ops", []), ["name", "self_ms", "share"])]
+    elif part == "xla":
+        out += ["\nEach encoder alone, forward + backward (ms, fastest of the repeats):\n",
+                _table(r["encoders"], ["encoder", "xla_ms", "no_xla_ms", "xla_minus_no_xla_ms"]),
+                "\nTop op types by self time without XLA (trace):\n", _table(r["op_types"]["off"], ["name", "self_ms", "share"]),
+                "\nSelf time per thread group with XLA (trace):\n",
+                _table(r["thread_groups"]["on"], ["name", "self_ms", "share"])]
     else:
         out += ["\nStages timed alone:\n", _table(r["stages"], ["side", "stage", "ms"]),
                 "\nOp types of the in-graph log-mel by self time (trace):\n",

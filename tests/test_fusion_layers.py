@@ -145,24 +145,33 @@ def _layer_norm(x, norm):
 
 
 def _block(x, keep, block):
-    """numpy TransformerBlock (post-norm): x, [b, T] key mask -> x."""
+    """numpy TransformerBlock (post-norm, or pre-norm with `norm_first`): x, [b, T] key mask -> x."""
     att = block.attention
     wq, bq = att.query_dense.get_weights()
     wk, bk = att.key_dense.get_weights()
     wv, bv = att.value_dense.get_weights()
     wo, bo = att.output_dense.get_weights()
-    q = (np.einsum("btk,khd->bthd", x, wq) + bq) / math.sqrt(wq.shape[-1])
-    k = np.einsum("btk,khd->bthd", x, wk) + bk
-    v = np.einsum("btk,khd->bthd", x, wv) + bv
-    scores = np.einsum("bqhd,bshd->bhqs", q, k)
-    probs = softmax(scores, np.broadcast_to(keep[:, None, None, :], scores.shape).astype("float32"))
-    attended = np.einsum("bhqs,bshd,hdk->bqk", probs, v, wo) + bo
-    x = _layer_norm(x + attended, block.attention_norm)
-    wh, bh = block.hidden.get_weights()
-    h = x @ wh + bh
-    h = 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))  # exact gelu
-    wp, bp = block.projection.get_weights()
-    return _layer_norm(x + h @ wp + bp, block.output_norm)
+
+    def attention(y):
+        q = (np.einsum("btk,khd->bthd", y, wq) + bq) / math.sqrt(wq.shape[-1])
+        k = np.einsum("btk,khd->bthd", y, wk) + bk
+        v = np.einsum("btk,khd->bthd", y, wv) + bv
+        scores = np.einsum("bqhd,bshd->bhqs", q, k)
+        probs = softmax(scores, np.broadcast_to(keep[:, None, None, :], scores.shape).astype("float32"))
+        return np.einsum("bhqs,bshd,hdk->bqk", probs, v, wo) + bo
+
+    def feed_forward(y):
+        wh, bh = block.hidden.get_weights()
+        h = y @ wh + bh
+        h = 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))  # exact gelu
+        wp, bp = block.projection.get_weights()
+        return h @ wp + bp
+
+    if block.norm_first:
+        x = x + attention(_layer_norm(x, block.attention_norm))
+        return x + feed_forward(_layer_norm(x, block.output_norm))
+    x = _layer_norm(x + attention(x), block.attention_norm)
+    return _layer_norm(x + feed_forward(x), block.output_norm)
 
 
 def test_transformer_matches_numpy_reference():
@@ -180,7 +189,9 @@ def test_transformer_matches_numpy_reference():
     x = np.concatenate(tokens, 1)
     keep = np.concatenate([np.ones((4, 1)), mask.repeat(2, 1)], 1)
     for block in fusion.blocks:
+        assert block.norm_first  # the fusion uses pre-norm blocks, then a final layer norm on CLS
         x = _block(x, keep, block)
+    x = _layer_norm(x, fusion.final_norm)
     np.testing.assert_allclose(np_out(fusion, [A, B, C], PRESENCE), x[:, 0], atol=1e-4)
     # The modality-type embedding matters: swapping two types changes the output.
     fusion.modality_embeddings.assign(fusion.modality_embeddings.numpy()[[1, 0, 2]])
@@ -304,3 +315,16 @@ def test_each_fusion_trains_and_exports(kind, demo_setup, tmp_path):
     served = serve(**{k: tf.constant(v) for k, v in batch.items()})["label_probabilities"].numpy()
     expected = keras.ops.convert_to_numpy(model(test_x, training=False)["label"])
     np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_block_matches_numpy_reference_both_norm_orders(norm_first):
+    from mmkeras.layers import TransformerBlock
+
+    block = TransformerBlock(num_heads=2, intermediate_dim=12, norm_first=norm_first)
+    x = np.random.default_rng(3).normal(size=(2, 4, 8)).astype("float32")
+    keep = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
+    out = block(x, mask=keep > 0).numpy()
+    np.testing.assert_allclose(out, _block(x, keep, block), atol=1e-4)
+    restored = TransformerBlock.from_config(block.get_config())
+    assert restored.norm_first is norm_first

@@ -14,9 +14,11 @@ class TransformerFusion(FusionLayer):
     Input `i` is projected (linear `Dense(tokens_per_input ·
     projection_units)`) and reshaped into `tokens_per_input` tokens, to
     which the learned type embedding of input `i` is added. A learned CLS
-    token is put first, `num_layers` post-norm Transformer encoder blocks
-    (`mmkeras.layers.TransformerBlock`) run over the sequence, and the CLS
-    token's final vector (width `projection_units`) is the fused vector.
+    token is put first, `num_layers` pre-norm Transformer encoder blocks
+    (`mmkeras.layers.TransformerBlock(norm_first=True)`: post-norm blocks
+    collapsed to a constant output on OpenMoji at learning rate 2e-3) run
+    over the sequence, and the CLS token's final vector, layer-normalised
+    (width `projection_units`), is the fused vector.
     Tokens of missing inputs are never attended to (and the input is zeroed
     first), so they cannot influence the result.
 
@@ -64,9 +66,11 @@ class TransformerFusion(FusionLayer):
         self.blocks = []
         for i in range(self.num_layers):
             block = TransformerBlock(self.num_heads, self.intermediate_dim or 2 * k, dropout=self.attention_dropout,
-                                     dtype=self.dtype_policy, name=f"block_{i}")
+                                     norm_first=True, dtype=self.dtype_policy, name=f"block_{i}")
             block.build((None, 1 + len(widths) * t, k))
             self.blocks.append(block)
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy, name="final_norm")
+        self.final_norm.build((None, k))
 
     def fused_width(self, widths):
         return self.units
@@ -87,7 +91,7 @@ class TransformerFusion(FusionLayer):
         x, token_mask = self.tokens(tensors, mask)
         for block in self.blocks:
             x = block(x, mask=token_mask, training=training)
-        return x[:, 0, :]
+        return self.final_norm(x[:, 0, :])
 
     def get_config(self):
         return {**super().get_config(), "projection_units": self.projection_units,

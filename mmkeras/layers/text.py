@@ -54,9 +54,11 @@ class PositionEmbedding(keras.layers.Layer):
 class TransformerBlock(keras.layers.Layer):
     """One Transformer encoder block: self-attention and a feed-forward network.
 
-    Post-norm, as BERT and KerasHub's `TransformerEncoder`:
+    Post-norm by default, as BERT and KerasHub's `TransformerEncoder`:
     `x = norm(x + dropout(attention(x)))`, then
-    `x = norm(x + dropout(dense(gelu(dense(x)))))`. Padding steps (the
+    `x = norm(x + dropout(dense(gelu(dense(x)))))`; with `norm_first=True`
+    pre-norm: `x = x + dropout(attention(norm(x)))`, then
+    `x = x + dropout(dense(gelu(dense(norm(x)))))`. Padding steps (the
     input's Keras mask) are never attended to, and the mask is passed on.
 
     Args:
@@ -64,6 +66,7 @@ class TransformerBlock(keras.layers.Layer):
         intermediate_dim: width of the feed-forward hidden layer.
         dropout: dropout rate on the attention weights and after each sub-block (training only).
         epsilon: layer normalisation epsilon.
+        norm_first: pre-norm instead of post-norm.
 
     Example:
 
@@ -74,8 +77,9 @@ class TransformerBlock(keras.layers.Layer):
     (2, 5, 8)
     """
 
-    def __init__(self, num_heads, intermediate_dim, dropout=0.0, epsilon=1e-5, **kwargs):
+    def __init__(self, num_heads, intermediate_dim, dropout=0.0, epsilon=1e-5, norm_first=False, **kwargs):
         super().__init__(**kwargs)
+        self.norm_first = bool(norm_first)
         self.num_heads = int(num_heads)
         self.intermediate_dim = int(intermediate_dim)
         self.dropout = float(dropout)
@@ -102,6 +106,11 @@ class TransformerBlock(keras.layers.Layer):
         self.drop = keras.layers.Dropout(self.dropout)
 
     def call(self, inputs, mask=None, training=None):
+        if self.norm_first:  # pre-norm: x + f(norm(x)); steadier at high learning rates
+            normed = self.attention_norm(inputs)
+            x = inputs + self.drop(self.attention(normed, normed, value_mask=mask, training=training),
+                                   training=training)
+            return x + self.drop(self.projection(self.hidden(self.output_norm(x))), training=training)
         attended = self.attention(inputs, inputs, value_mask=mask, training=training)
         x = self.attention_norm(inputs + self.drop(attended, training=training))
         feed = self.projection(self.hidden(x))
@@ -115,4 +124,4 @@ class TransformerBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout, "epsilon": self.epsilon}
+                "dropout": self.dropout, "epsilon": self.epsilon, "norm_first": self.norm_first}
