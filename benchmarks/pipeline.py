@@ -28,7 +28,8 @@ from benchmarks.datasets import av_digits_spec, generated_spec
 from mmkeras.data.tables import as_strings
 
 
-def _epoch_timer():
+def _epoch_timer(first_epoch_limit=None):
+    """A callback recording epoch times; stops training after a first epoch slower than `first_epoch_limit` s."""
     import keras
 
     class Timer(keras.callbacks.Callback):
@@ -41,6 +42,8 @@ def _epoch_timer():
 
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self.start)
+            if epoch == 0 and first_epoch_limit is not None and self.times[0] > first_epoch_limit:
+                self.model.stop_training = True
 
     return Timer()
 

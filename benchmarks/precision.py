@@ -20,7 +20,6 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -29,27 +28,6 @@ import numpy as np  # noqa: E402
 from benchmarks import common  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
-
-def _timer(first_epoch_limit=None):
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        """Epoch times; stops training after a first epoch slower than `first_epoch_limit` seconds."""
-
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-            if epoch == 0 and first_epoch_limit is not None and self.times[0] > first_epoch_limit:
-                self.model.stop_training = True
-
-    return EpochTimer()
 
 
 def train_one(spec, pre, splits, precision, epochs, first_epoch_limit=None):
@@ -67,7 +45,9 @@ def train_one(spec, pre, splits, precision, epochs, first_epoch_limit=None):
                                                              "precision": precision, "epochs": epochs}})
     model = mmkeras.build_model(spec, pre)  # seeds keras from training.seed
     train = mmkeras.make_dataset(spec, splits["train"], pre, training=True, table="train split")
-    timer = _timer(first_epoch_limit)
+    from benchmarks.pipeline import _epoch_timer
+
+    timer = _epoch_timer(first_epoch_limit)
     model.fit(train, epochs=epochs, verbose=0, callbacks=[timer])
     steps = len(splits["train"]) // spec.training.batch_size
     return model, spec, timer.times, steps
@@ -128,7 +108,7 @@ def main(argv=None):
     spec = av_digits_spec()
     if spec is None:
         print(f"{SHARED_AV_DIGITS} (or its data) is absent: skipping the mixed precision check")
-        common.write_result("precision", {"args": vars(args), "skipped": "av_digits is absent",
+        common.write_result("precision_quick" if args.quick else "precision", {"args": vars(args), "skipped": "av_digits is absent",
                                           "results": []})
         return []
     splits = mmkeras.load_splits(spec)
@@ -169,7 +149,7 @@ def main(argv=None):
                        f"(goal: |test accuracy - float32's| <= {args.tolerance:g})", rows,
                        ["precision", "test_accuracy", "delta_vs_float32", "within_tolerance", "step_ms",
                         "step_time_vs_float32", "served_accuracy", "served_vs_in_memory_max_abs", "note"])
-    path = common.write_result("precision", {"args": vars(args), "tolerance": args.tolerance,
+    path = common.write_result("precision_quick" if args.quick else "precision", {"args": vars(args), "tolerance": args.tolerance,
                                              "train_rows": len(splits["train"]), "test_rows": len(splits["test"]),
                                              "results": rows})
     print(f"\nwritten to {path}")

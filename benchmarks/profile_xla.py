@@ -44,22 +44,15 @@ def profile_xla(examples=600, steps=20, fusion="concat", repeats=3):
     >>> sorted(r["step_ms"])
     ['off', 'on']
     """
-    import mmkeras
     from benchmarks.datasets import generated_spec
-    from benchmarks.pipeline import in_memory_dataset
+    from benchmarks.xla import compiled_model
 
     base = generated_spec(examples, image_audio_only=False)
     base = {**base, "fusion": {"type": fusion, "hidden_units": [64]}}
     result = {"examples": examples, "steps": steps, "fusion": fusion, "step_ms": {}, "encoder_ms": {},
               "op_types": {}, "thread_groups": {}}
     for label, jit in (("on", True), ("off", False)):
-        spec = mmkeras.load_spec({**base, "training": {**base["training"], "jit_compile": jit}})
-        splits = mmkeras.load_splits(spec)
-        pre = mmkeras.Preprocessor(spec).adapt(splits["train"])
-        model = mmkeras.build_model(spec, pre)
-        memory = in_memory_dataset(mmkeras.make_dataset(spec, splits["train"], pre, training=True),
-                                   spec.training.batch_size).repeat()
-        model.fit(memory, steps_per_epoch=3, epochs=1, verbose=0)  # compile
+        spec, model, memory = compiled_model(base, jit)
         _, times = common.median_time(lambda: model.fit(memory, steps_per_epoch=steps, epochs=1, verbose=0),
                                       repeats)
         result["step_ms"][label] = min(times) / steps * 1e3

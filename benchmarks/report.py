@@ -124,7 +124,7 @@ def figures(results):
                     "measured": f"p50 {r['p50_ms_batch1']:.1f} ms, p99 {r['p99_ms_batch1']:.1f} ms at batch 1; "
                                 f"{r['examples_per_s_batch64']:.0f} examples/s at batch 64",
                     "body": _table([r], ["p50_ms_batch1", "p99_ms_batch1", "examples_per_s_batch64"])})
-    precision = results.get("precision")
+    precision = (results.get("precision") or results.get("precision_quick"))
     if precision:
         rows = precision.get("results", [])
         judged = [r for r in rows if "within_tolerance" in r and r["precision"] != "float32"]
