@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -229,7 +230,7 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
         try:
             results.append({k: v.numpy() for k, v in serve(**batch).items()})
         except tf.errors.OpError as e:
-            raise explain_op_error(e) from None
+            raise _explain_serving_error(e, serve, columns, meta, df, data, start, batch_size) from None
     table = pd.DataFrame(index=df.index)
     for name, info in meta["outputs"].items():
         if info["type"] in ("classification", "binary"):
@@ -249,3 +250,45 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
     if out:
         table.to_csv(out, index=False)
     return table
+
+
+def _explain_serving_error(error, serve, columns, meta, df, data, start, batch_size):
+    """A DataError naming the row, column and file that made `serve` fail on a batch.
+
+    Serves the batch's rows one by one; for the failing row, serves it again
+    with each file input emptied (a missing input), and names the one whose
+    removal makes it succeed.
+    """
+    from mmkeras.data import DataError
+
+    files = [n for n, info in meta["inputs"].items() if info["type"] in ("image", "audio")]
+    detail = _op_message(error)
+    for row in range(start, min(start + batch_size, len(df))):
+        one = {n: v[row:row + 1] for n, v in columns.items()}
+        try:
+            serve(**{n: tf.constant(v) for n, v in one.items()})
+            continue
+        except tf.errors.OpError as e:
+            detail = _op_message(e)
+        for name in files:
+            try:
+                serve(**{n: tf.constant(np.array([b""], object) if n == name else v) for n, v in one.items()})
+            except tf.errors.OpError:
+                continue
+            column = meta["inputs"][name]["column"]
+            return DataError(f"Row {row} of {data}, column {column!r}, file {df[column].iloc[row]}: "
+                             f"cannot be decoded: {detail}")
+        return DataError(f"Row {row} of {data}: the export failed on it: {detail}")
+    return explain_op_error(error)
+
+
+def _op_message(error):
+    """The informative line of a TensorFlow error (the assertion text when there is one)."""
+    message = getattr(error, "message", str(error))
+    for line in message.splitlines():
+        line = line.strip()
+        if line.startswith("assertion failed:"):
+            return " ".join(re.findall(r"\[([^\]]+)\]", line)).rstrip(":") or line
+    lines = [ln.strip() for ln in message.splitlines()
+             if ln.strip() and not ln.strip().startswith(("Graph execution error", "Detected at node", "<stack", "[["))]
+    return (lines[0] if lines else message.strip())[:300]

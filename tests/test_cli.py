@@ -54,6 +54,20 @@ def test_predict_writes_labels_and_probabilities(trained_run, tmp_path):
     assert preds[prob_columns].sum(axis=1).round(4).eq(1).all()
 
 
+def test_predict_names_row_column_and_file_of_a_corrupt_file(trained_run, tmp_path, capsys):
+    run_dir, spec = trained_run
+    table = pd.read_csv(spec["data"]["path"]).head(5)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    table.loc[3, "image_path"] = str(bad)
+    path = tmp_path / "broken.csv"
+    table.to_csv(path, index=False)
+    assert main(["predict", os.path.join(run_dir, "saved_model"), "--data", str(path),
+                 "--root", spec["data"]["root"], "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "Row 3 of" in err and "column 'image_path'" in err and "broken.png" in err and "Not a PNG" in err
+
+
 def test_export_refuses_to_overwrite(trained_run, capsys):
     run_dir, _ = trained_run
     assert main(["export", run_dir]) == 2
