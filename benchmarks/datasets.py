@@ -4,7 +4,7 @@ import os
 import tempfile
 
 import mmkeras
-from mmkeras import datasets
+from mmkeras.demo import data as datasets
 
 SHARED_AV_DIGITS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                  "..", "..", "shared", "specs", "av_digits.yaml"))

@@ -61,8 +61,8 @@ def check(name, fusion, epochs, workdir):
     """Trains one (spec, fusion) pair and returns its row of the table."""
     import mmkeras
     from mmkeras.data import load_splits
-    from mmkeras.evaluation import evaluate_model
-    from mmkeras.runs import load_run, predict_table, train_run
+    from mmkeras.tasks.outputs.metrics import evaluate_model
+    from mmkeras.runs.lifecycle import load_run, predict_table, train_run
 
     spec = mmkeras.load_spec(_spec_dict(name, fusion, epochs))
     run = os.path.join(workdir, f"{name}_{fusion}")
@@ -107,7 +107,7 @@ def main(argv=None):
     parser.add_argument("--fusions", nargs="+", default=None, help="default: every registered fusion")
     parser.add_argument("--epochs", type=int, help="default: 3 for av_digits, 10 for openmoji")
     args = parser.parse_args(argv)
-    fusions = args.fusions or sorted(mmkeras.fusion.FUSIONS.names())
+    fusions = args.fusions or sorted(mmkeras.fusion.registry.FUSIONS.names())
     specs = args.specs
     if args.quick:
         specs, fusions = ["av_digits"], args.fusions or ["concat", "gated", "late"]

@@ -28,7 +28,7 @@ import yaml
 import mmkeras
 from benchmarks import common
 from benchmarks.datasets import SHARED_AV_DIGITS, av_digits_spec
-from mmkeras.evaluation import evaluate_model
+from mmkeras.tasks.outputs.metrics import evaluate_model
 
 QUICK_ARGS = ["--quick"]
 FULL_ARGS = ["--epochs", "6"]  # all train rows; 6 epochs keeps the four trainings near 6 minutes

@@ -25,7 +25,7 @@ import mmkeras
 from mmkeras.data.presence import PRESENCE
 from benchmarks import common
 from benchmarks.datasets import av_digits_spec, generated_spec
-from mmkeras.data.tables import as_strings
+from mmkeras.data.sources.table import as_strings
 
 
 def _epoch_timer(first_epoch_limit=None):

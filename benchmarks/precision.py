@@ -65,8 +65,8 @@ def serving_check(model, pre, spec, df):
     0.97
     """
     import mmkeras
-    from mmkeras.demo import raw_batch
-    from mmkeras.export import serve_in_subprocess
+    from mmkeras.demo.run import raw_batch
+    from mmkeras.export.saved_model import serve_in_subprocess
 
     out = next(iter(spec.outputs))
     path = mmkeras.export_saved_model(model, pre, os.path.join(tempfile.mkdtemp(prefix="mmkeras-prec-"), "export"))
@@ -103,7 +103,7 @@ def main(argv=None):
         args.epochs, args.precisions, args.serve_rows = 1, ["float32", "mixed_bfloat16"], 32
     import mmkeras
     from benchmarks.datasets import SHARED_AV_DIGITS, av_digits_spec
-    from mmkeras.evaluation import evaluate_model
+    from mmkeras.tasks.outputs.metrics import evaluate_model
 
     spec = av_digits_spec()
     if spec is None:

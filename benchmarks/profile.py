@@ -62,7 +62,7 @@ def profile_pipeline(examples=2000, repeats=3, work=None):
     import mmkeras
     from benchmarks.datasets import generated_spec
     from benchmarks.pipeline import in_memory_dataset
-    from mmkeras.data.tables import as_strings
+    from mmkeras.data.sources.table import as_strings
 
     spec = mmkeras.load_spec(generated_spec(examples, work))
     splits = mmkeras.load_splits(spec)

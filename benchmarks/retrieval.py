@@ -25,8 +25,8 @@ import tensorflow as tf
 
 import mmkeras
 from benchmarks import common
-from mmkeras.retrieval import embed_table, retrieval_metrics, top_k, train_retrieval_run
-from mmkeras.runs import load_run
+from mmkeras.tasks.retrieval import embed_table, retrieval_metrics, top_k, train_retrieval_run
+from mmkeras.runs.lifecycle import load_run
 
 QUICK_ARGS = ["--quick"]
 FULL_ARGS = []

@@ -15,7 +15,7 @@ import tensorflow as tf
 import mmkeras
 from benchmarks import common
 from benchmarks.datasets import generated_spec
-from mmkeras.demo import raw_batch
+from mmkeras.demo.run import raw_batch
 
 
 def main(argv=None):

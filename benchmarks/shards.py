@@ -46,8 +46,8 @@ def measure(spec_dict, shards=8, repeats=3, work=None):
     True
     """
     import mmkeras
-    from mmkeras.data.shard_reader import shard_dataset
-    from mmkeras.data.shards import convert_to_shards, read_index
+    from mmkeras.data.sources.shards.read import shard_dataset
+    from mmkeras.data.sources.shards.write import convert_to_shards, read_index
 
     spec = mmkeras.load_spec(spec_dict)
     work = work or tempfile.mkdtemp(prefix="mmkeras-shards-")

@@ -15,7 +15,7 @@ import mmkeras
 from benchmarks import common
 from benchmarks.datasets import generated_spec
 from benchmarks.pipeline import in_memory_dataset
-from mmkeras.fusion import FUSIONS
+from mmkeras.fusion.registry import FUSIONS
 
 
 def compiled_model(spec_dict, jit):

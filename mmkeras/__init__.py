@@ -17,15 +17,17 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mmkeras.specs import SpecError, load_spec  # noqa: E402
 from mmkeras.data import DataError, Preprocessor, load_splits, make_dataset, read_table, split_table  # noqa: E402
 from mmkeras.encoders import register_encoder  # noqa: E402
-from mmkeras.fusion import register_fusion  # noqa: E402
-from mmkeras.heads import register_head  # noqa: E402
+from mmkeras.fusion.registry import register_fusion  # noqa: E402
+from mmkeras.tasks.outputs.heads import register_head  # noqa: E402
 from mmkeras.builders import build_model  # noqa: E402
-from mmkeras.export import export_saved_model  # noqa: E402
-from mmkeras import datasets, evaluation, layers  # noqa: E402
-from mmkeras import retrieval  # noqa: E402  (registers DualEncoder for load_model)
-from mmkeras.importance import modality_importance  # noqa: E402
-from mmkeras.cv import cross_validate  # noqa: E402
-from mmkeras import late_fusion  # noqa: E402
+from mmkeras.export.saved_model import export_saved_model  # noqa: E402
+from mmkeras import layers  # noqa: E402
+from mmkeras.demo import data as datasets  # noqa: E402
+from mmkeras.tasks.outputs import metrics as evaluation  # noqa: E402
+from mmkeras.tasks import retrieval  # noqa: E402  (registers DualEncoder for load_model)
+from mmkeras.runs.importance import modality_importance  # noqa: E402
+from mmkeras.runs.cv import cross_validate  # noqa: E402
+from mmkeras.fusion import late as late_fusion  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -4,9 +4,9 @@ import keras
 
 from mmkeras.data.presence import PRESENCE
 from mmkeras.encoders import ENCODERS
-from mmkeras.fusion import build_fusion
-from mmkeras.heads import HEADS
-from mmkeras.late_fusion import late_outputs
+from mmkeras.fusion.registry import build_fusion
+from mmkeras.tasks.outputs.heads import HEADS
+from mmkeras.fusion.late import late_outputs
 from mmkeras.layers.missing import MissingEmbedding, ModalityDropout
 from mmkeras.specs import load_spec
 from mmkeras.training import compile_model
@@ -89,7 +89,7 @@ def _assemble(spec, preprocessor):
                    build_encoder(spec.inputs[name], preprocessor.features[name])(inputs[name]), presence)
                for i, name in enumerate(names)]
 
-    # Late fusion: a head per input and output, their predictions combined (mmkeras.late_fusion).
+    # Late fusion: a head per input and output, their predictions combined (mmkeras.fusion.late).
     if spec.fusion.type == "late":
         return keras.Model(inputs, late_outputs(spec, preprocessor, encoded, presence), name=spec.name)
 

@@ -77,7 +77,7 @@ def main(argv=None):
     """
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from mmkeras.data.errors import DataError
+    from mmkeras.errors import DataError
     from mmkeras.specs import SpecError
 
     try:
@@ -89,11 +89,11 @@ def main(argv=None):
 
 
 def _run(args):
-    from mmkeras import runs
-    from mmkeras.evaluation import format_metrics
+    from mmkeras.runs import lifecycle as runs
+    from mmkeras.tasks.outputs.metrics import format_metrics
 
     if args.command == "demo":
-        from mmkeras.demo import run_demo
+        from mmkeras.demo.run import run_demo
 
         run_demo(args.out, overwrite=args.overwrite, singles=not args.no_singles)
     elif args.command == "train":
@@ -102,7 +102,7 @@ def _run(args):
     elif args.command == "evaluate":
         metrics, path = runs.evaluate_run(args.run_dir, data=args.data, root=args.root, out=args.out)
         if any("retrieval" in groups for groups in metrics.values()):  # a retrieval run: recall@k vs chance
-            from mmkeras.retrieval import format_retrieval
+            from mmkeras.tasks.retrieval import format_retrieval
 
             print("\n".join(format_retrieval(metrics)))
         else:
@@ -112,16 +112,16 @@ def _run(args):
         table = runs.predict_table(args.saved_model, args.data, root=args.root, out=args.out)
         print(f"{len(table)} predictions written to {args.out}")
     elif args.command == "importance":
-        from mmkeras.importance import format_importance, importance_run
+        from mmkeras.runs.importance import format_importance, importance_run
 
         table, path = importance_run(args.run_dir, data=args.data, root=args.root, out=args.out)
         print("\n".join(format_importance(table)))
         print(f"importance written to {path}")
     elif args.command == "convert":
-        from mmkeras.data.shards import convert_to_shards
+        from mmkeras.data.sources.shards.write import convert_to_shards
 
         if args.shards < 1:
-            from mmkeras.data.errors import DataError
+            from mmkeras.errors import DataError
 
             raise DataError(f"--shards: {args.shards} is not a positive number of files")
         index = convert_to_shards(args.spec, args.out, args.shards, overwrite=args.overwrite, mode=args.mode,
@@ -130,8 +130,8 @@ def _run(args):
         print(f"{counts} examples written to {args.out} ({args.shards} shard(s) per split); "
               f"train from it with data.path: {os.path.abspath(args.out)}")
     elif args.command == "cv":
-        from mmkeras.cv import cross_validate
-        from mmkeras.data.errors import DataError
+        from mmkeras.runs.cv import cross_validate
+        from mmkeras.errors import DataError
         from mmkeras.specs import load_spec
 
         if args.folds < 2:

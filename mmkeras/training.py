@@ -5,7 +5,7 @@ import warnings
 
 import keras
 
-from mmkeras.heads import HEADS
+from mmkeras.tasks.outputs.heads import HEADS
 
 _OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
                "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
@@ -26,7 +26,7 @@ def compile_model(model, spec, *, jit_compile=None):
     """
     t = spec.training
     jit = t.jit_compile if jit_compile is None else jit_compile
-    from mmkeras.late_fusion import aux_compile_entries
+    from mmkeras.fusion.late import aux_compile_entries
 
     aux_losses, aux_weights = aux_compile_entries(spec)  # late fusion's per-input outputs, if any
     model.compile(
@@ -64,7 +64,7 @@ class EpochLog(keras.callbacks.Callback):
 def fit(model, spec, train_ds, val_ds=None, *, epochs=None, verbose=True):
     """`model.fit` with the spec's epochs and a one-line-per-epoch log; returns the History."""
     callbacks = [EpochLog()] if verbose else []
-    from mmkeras.late_fusion import add_aux_targets
+    from mmkeras.fusion.late import add_aux_targets
 
     train_ds, val_ds = add_aux_targets(spec, train_ds), add_aux_targets(spec, val_ds)  # late fusion aux outputs
     with warnings.catch_warnings():

@@ -8,7 +8,7 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402,F401
 
-from mmkeras import datasets  # noqa: E402
+from mmkeras.demo import data as datasets  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
@@ -28,7 +28,7 @@ def demo_manifest(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, demo_manifest):
     """(run_dir, spec_dict) of a one-epoch run on the tiny demo data."""
-    from mmkeras.runs import train_run
+    from mmkeras.runs.lifecycle import train_run
     from helpers import tiny_spec_dict
 
     run_dir = str(tmp_path_factory.mktemp("runs") / "run")

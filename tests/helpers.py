@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from mmkeras import datasets  # noqa: E402
+from mmkeras.demo import data as datasets  # noqa: E402
 
 
 def tiny_spec_dict(manifest, **training):

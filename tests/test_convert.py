@@ -10,8 +10,8 @@ import tensorflow as tf
 from helpers import tiny_spec_dict
 from mmkeras.cli import main
 from mmkeras.data import DataError, Preprocessor, load_splits, make_dataset
-from mmkeras.data.shard_reader import shard_dataset, split_files
-from mmkeras.data.shards import INDEX_FILE, convert_to_shards, is_shard_folder, read_index
+from mmkeras.data.sources.shards.read import shard_dataset, split_files
+from mmkeras.data.sources.shards.write import INDEX_FILE, convert_to_shards, is_shard_folder, read_index
 from mmkeras.specs import load_spec
 
 SHARDS = 3
@@ -32,8 +32,8 @@ def _batches(ds):
 
 
 def test_values_round_trip_bit_for_bit():
-    from mmkeras.data.shard_reader import parse_fn
-    from mmkeras.data.shards import _example
+    from mmkeras.data.sources.shards.read import parse_fn
+    from mmkeras.data.sources.shards.write import _example
 
     flat = {"0/data": np.array([b"RIFF\x00\x00", b"", b"\x00x\x00"], dtype=object),
             "0/n": np.array([[1.5, np.nan], [-0.0, 3e-39], [np.inf, 7.0]], np.float32),
@@ -111,9 +111,9 @@ def test_worker_shards_partition_the_files(converted):
 
 
 def test_train_run_from_shard_folder(converted, tmp_path):
-    from mmkeras.demo import raw_batch
-    from mmkeras.runs import load_run, train_run
-    from mmkeras.shard_runs import evaluate_shards_of_run
+    from mmkeras.demo.run import raw_batch
+    from mmkeras.runs.lifecycle import load_run, train_run
+    from mmkeras.runs.shards import evaluate_shards_of_run
 
     folder, spec_dict, _ = converted
     table_spec = load_spec(spec_dict)
@@ -139,7 +139,7 @@ def test_train_run_from_shard_folder(converted, tmp_path):
 
 
 def test_spec_must_match_the_shards(converted, tmp_path):
-    from mmkeras.runs import train_run
+    from mmkeras.runs.lifecycle import train_run
 
     folder, spec_dict, _ = converted
     other = json.loads(json.dumps(spec_dict))

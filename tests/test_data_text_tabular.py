@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from mmkeras.data.errors import DataError
-from mmkeras.data.tables import as_strings, check_columns, read_table, split_table
+from mmkeras.errors import DataError
+from mmkeras.data.sources.table import as_strings, check_columns, read_table, split_table
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature
 from mmkeras.data.targets import ClassTarget, RegressionTarget, make_target
 from mmkeras.data.text import TextFeature

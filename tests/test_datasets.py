@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from mmkeras import datasets
+from mmkeras.demo import data as datasets
 
 N = 64
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,9 +11,9 @@ import tensorflow as tf
 
 import mmkeras
 from helpers import tiny_spec_dict
-from mmkeras.demo import raw_batch
-from mmkeras.fusion import FUSIONS, fusion_options
-from mmkeras.layers import ConcatFusion, FusionLayer, MeanFusion, SumFusion, TransformerFusion
+from mmkeras.demo.run import raw_batch
+from mmkeras.fusion.registry import FUSIONS, fusion_options
+from mmkeras.fusion import ConcatFusion, FusionLayer, MeanFusion, SumFusion, TransformerFusion
 
 # Small options per type, so each layer is cheap to build and compile.
 OPTIONS = {

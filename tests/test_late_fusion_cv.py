@@ -12,8 +12,8 @@ import tensorflow as tf
 import mmkeras
 from helpers import tiny_spec_dict
 from mmkeras.cli import main
-from mmkeras.cv import fold_assignment, summarize
-from mmkeras.late_fusion import LateCombine, add_aux_targets, aux_outputs, late_outputs
+from mmkeras.runs.cv import fold_assignment, summarize
+from mmkeras.fusion.late import LateCombine, add_aux_targets, aux_outputs, late_outputs
 from mmkeras.specs import SpecError, load_spec
 
 RNG = np.random.default_rng(0)
@@ -190,7 +190,7 @@ def test_aux_targets_are_copies_of_the_output_target(demo_manifest):
 
 def test_late_fusion_trains_and_exports_without_aux_outputs(demo_manifest, tmp_path):
     from mmkeras import Preprocessor, build_model, export_saved_model, load_splits, make_dataset
-    from mmkeras.demo import raw_batch
+    from mmkeras.demo.run import raw_batch
     from mmkeras.training import fit
 
     d = _late_spec(demo_manifest, combine="weighted", aux_loss_weight=0.5)

@@ -5,7 +5,8 @@ import os
 import keras
 import numpy as np
 
-from mmkeras.layers import ConcatFusion, MaskedMeanPooling
+from mmkeras.fusion import ConcatFusion
+from mmkeras.layers import MaskedMeanPooling
 
 
 def test_masked_mean_pooling_by_hand():

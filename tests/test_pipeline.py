@@ -11,7 +11,7 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.data.checks import explain_op_error, find_bad_file
 from mmkeras.data.preprocessor import Preprocessor
-from mmkeras.datasets import demo_spec_dict, make_demo_data
+from mmkeras.demo.data import demo_spec_dict, make_demo_data
 
 NUM_EXAMPLES = 48
 

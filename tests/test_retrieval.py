@@ -12,9 +12,9 @@ import pytest
 import mmkeras
 from helpers import tiny_spec_dict
 from mmkeras.data import DataError
-from mmkeras.retrieval import (DualEncoder, chance_recall, in_batch_accuracy, info_nce_loss, paired_rows, ranks,
+from mmkeras.tasks.retrieval import (DualEncoder, chance_recall, in_batch_accuracy, info_nce_loss, paired_rows, ranks,
                                retrieval_metrics, top_k)
-from mmkeras.runs import evaluate_run, load_run, predict_table, train_run
+from mmkeras.runs.lifecycle import evaluate_run, load_run, predict_table, train_run
 from mmkeras.specs import SpecError
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import mmkeras
-from mmkeras.demo import raw_batch
-from mmkeras.export import serve_in_subprocess
+from mmkeras.demo.run import raw_batch
+from mmkeras.export.saved_model import serve_in_subprocess
 
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
 SPECS = os.path.join(SHARED, "specs")
@@ -55,7 +55,7 @@ def test_av_digits_validation_is_carved_from_train_stratified():
 
 @pytest.mark.skipif(not FULL, reason="set MMKERAS_FULL=1 to train the shared specs end to end")
 def test_av_digits_trains_to_097_and_export_serves_raw_files(tmp_path):
-    from mmkeras.runs import train_run
+    from mmkeras.runs.lifecycle import train_run
 
     spec = shared_spec("av_digits")
     run_dir = str(tmp_path / "run")
@@ -70,7 +70,7 @@ def test_av_digits_trains_to_097_and_export_serves_raw_files(tmp_path):
 @pytest.mark.skipif(not FULL, reason="set MMKERAS_FULL=1 to train the shared specs end to end")
 @pytest.mark.parametrize("name", ["openmoji", "sms_spam"])
 def test_other_shared_specs_train_unchanged(name, tmp_path):
-    from mmkeras.runs import train_run
+    from mmkeras.runs.lifecycle import train_run
 
     metrics = train_run(shared_spec(name), str(tmp_path / "run"), verbose=False)
     output = next(iter(metrics["test"].values()))

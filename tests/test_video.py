@@ -12,7 +12,7 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.data.checks import explain_op_error
 from mmkeras.data.video import VideoFeature, encode_frames, list_frames, read_clips, sample_indices
-from mmkeras.demo import raw_batch
+from mmkeras.demo.run import raw_batch
 from mmkeras.specs import SpecError
 
 SIZE = 16

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from mmkeras.data.feature import Feature
 from mmkeras.data.paths import row_error
-from mmkeras.data.tables import as_strings
+from mmkeras.data.sources.table import as_strings
 
 TRUE = ("true", "t", "yes", "y", "1")
 FALSE = ("false", "f", "no", "n", "0")

@@ -4,7 +4,7 @@ import re
 
 import tensorflow as tf
 
-from mmkeras.data.errors import DataError
+from mmkeras.errors import DataError
 
 _ASSERTION = re.compile(r"assertion failed: ((?:\[[^\]]*\]\s*)+)")
 

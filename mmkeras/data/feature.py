@@ -53,7 +53,7 @@ class Feature:
         other raw values (numbers, lists of frames) override this.
         """
         from mmkeras.data.paths import resolve_file_paths
-        from mmkeras.data.tables import as_strings
+        from mmkeras.data.sources.table import as_strings
 
         if self.is_file:
             return resolve_file_paths(column, root=root, table=table, column_name=self.spec.column,

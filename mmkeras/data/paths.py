@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from mmkeras.data.errors import DataError
-from mmkeras.data.tables import as_strings
+from mmkeras.errors import DataError
+from mmkeras.data.sources.table import as_strings
 
 
 def row_error(row, table, column, message):

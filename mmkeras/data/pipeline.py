@@ -5,7 +5,7 @@ import tempfile
 import tensorflow as tf
 
 from mmkeras.data.presence import PRESENCE, presence_vector
-from mmkeras.data.tables import check_columns, data_root
+from mmkeras.data.sources.table import check_columns, data_root
 from mmkeras.data.targets import sample_weights
 
 # Largest shuffle buffer after a disk cache: bounds memory for big tables.

@@ -8,11 +8,11 @@ import tensorflow as tf
 
 from mmkeras.data.audio import AudioFeature
 from mmkeras.data.boolean import BooleanFeature
-from mmkeras.data.errors import DataError
+from mmkeras.errors import DataError
 from mmkeras.data.image import ImageFeature
 from mmkeras.data.multi_hot import MultiHotFeature
 from mmkeras.data.presence import PRESENCE, decode_or_zeros, presence_matrix
-from mmkeras.data.tables import check_columns, data_root
+from mmkeras.data.sources.table import check_columns, data_root
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature
 from mmkeras.data.targets import make_target
 from mmkeras.data.text import TextFeature

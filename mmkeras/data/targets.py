@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from mmkeras.data.errors import DataError
-from mmkeras.data.tables import as_strings
+from mmkeras.errors import DataError
+from mmkeras.data.sources.table import as_strings
 
 
 def _class_sort_key(value):

@@ -1,10 +1,6 @@
 """Custom Keras layers of mmkeras; each is serialisable and survives `.keras` save/load."""
 
 from mmkeras.layers.audio import MFCC, Chroma, MelSpectrogram, Spectrogram
-from mmkeras.layers.fusion import ConcatFusion, FusionLayer, ProjectedFusion
-from mmkeras.layers.fusion_attention import AttentionFusion, GatedFusion
-from mmkeras.layers.fusion_pooling import MeanFusion, SumFusion, WeightedFusion
-from mmkeras.layers.fusion_transformer import TransformerFusion
 from mmkeras.layers.pooling import MaskedMeanPooling
 from mmkeras.layers.text import PositionEmbedding, TransformerBlock
 from mmkeras.layers.missing import MissingEmbedding, ModalityDropout

@@ -9,10 +9,7 @@ import typing
 import yaml
 
 from mmkeras.specs import schema
-
-
-class SpecError(ValueError):
-    """A spec that does not validate; the message names file, key path and value."""
+from mmkeras.errors import SpecError
 
 
 def _fail(source, path, message):
@@ -195,7 +192,7 @@ def _outputs(raw, source):
         if not isinstance(name, str) or not name.isidentifier():
             _fail(source, path, f"{name!r} is not a valid output name (letters, digits, underscores)")
         fields = _build(schema.OutputSpec, opts, source, path, fixed={"name": name})
-        from mmkeras.heads import HEADS
+        from mmkeras.tasks.outputs.heads import HEADS
 
         if fields["type"] not in HEADS:
             _fail(source, f"{path}.type", f"{fields['type']!r} is not one of {_choices(HEADS.names())}")
@@ -265,7 +262,7 @@ def _data(raw, source, base_dir):
 
 
 def _fusion(raw, source):
-    from mmkeras.fusion import FUSIONS, fusion_options
+    from mmkeras.fusion.registry import FUSIONS, fusion_options
 
     fields, extra = _build(schema.FusionSpec, raw, source, "fusion", extra_ok=True, fixed={"options": None})
     fields.pop("options")

@@ -11,6 +11,8 @@ Field metadata drives validation in `loader.py`:
 import dataclasses
 from typing import Any, Mapping, Optional, Tuple, Union
 
+from mmkeras.errors import SpecError
+
 
 def option(default, *, choices=None, minimum=None, exclusive_minimum=None, exclusive_maximum=None, doc=""):
     """A dataclass field with validation metadata."""
@@ -89,8 +91,6 @@ class ImageInputSpec(InputSpec):
                   ("augment.translation", self.augment.translation, 1.0, True)]
         for key, value, top, inclusive in limits:
             if value > top or (value == top and not inclusive):
-                from mmkeras.specs.loader import SpecError
-
                 allowed = f"at most {top:g}" if inclusive else f"below {top:g}"
                 raise SpecError(f"inputs.{self.name}.{key}: {value!r} is too large; it must be {allowed}")
 
@@ -170,8 +170,6 @@ class AudioInputSpec(InputSpec):
             problems.append(("encoder.type", "cnn", "is 2D over a spectrogram; features: waveform needs "
                                                     "cnn1d or crnn"))
         if problems:
-            from mmkeras.specs.loader import SpecError
-
             key, value, message = problems[0]
             raise SpecError(f"inputs.{self.name}.{key}: {value!r} {message}")
 
@@ -209,8 +207,6 @@ class NumericInputSpec(InputSpec):
 
     def __post_init__(self):
         if self.clip is not None and (len(self.clip) != 2 or self.clip[0] > self.clip[1]):
-            from mmkeras.specs.loader import SpecError
-
             raise SpecError(f"inputs.{self.name}.clip: {list(self.clip)!r} is not [low, high] with low <= high")
 
 
@@ -230,8 +226,6 @@ class MultiHotInputSpec(InputSpec):
 
     def __post_init__(self):
         if not self.separator:
-            from mmkeras.specs.loader import SpecError
-
             raise SpecError(f"inputs.{self.name}.separator: '' is not a non-empty string")
 
 

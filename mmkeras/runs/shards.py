@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from mmkeras.data.errors import DataError
-from mmkeras.data.shard_reader import shard_dataset
-from mmkeras.data.shards import PREPROCESSOR_DIR, is_shard_folder, read_index
+from mmkeras.errors import DataError
+from mmkeras.data.sources.shards.read import shard_dataset
+from mmkeras.data.sources.shards.write import PREPROCESSOR_DIR, is_shard_folder, read_index
 
 # Input options that do not change the stored tensors (only the model or training-time steps).
 _MODEL_ONLY_KEYS = ("encoder", "augment")
@@ -66,7 +66,7 @@ def shard_metrics(model, preprocessor, folder, split, *, batch_size=None):
     >>> shard_metrics(model, pre, "shards/demo", "test")["label"]["accuracy"]
     0.97
     """
-    from mmkeras import evaluation
+    from mmkeras.tasks.outputs import metrics as evaluation
 
     spec = preprocessor.spec
     ds = shard_dataset(folder, split, batch_size=batch_size or spec.training.batch_size, preprocessor=preprocessor)
@@ -111,7 +111,7 @@ def evaluate_shards_of_run(spec, preprocessor, model, run_dir, *, data=None, out
 
     >>> metrics, path = evaluate_shards_of_run(spec, pre, model, "runs/demo")
     """
-    from mmkeras.runs import _write_json
+    from mmkeras.runs.lifecycle import _write_json
 
     folder = data if data is not None else spec.data.path
     if not is_shard_folder(folder):
@@ -138,9 +138,9 @@ def train_shard_run(spec, out_dir, *, overwrite=False, epochs=None, verbose=True
     """
     from mmkeras.builders import build_model
     from mmkeras.data.preprocessor import Preprocessor
-    from mmkeras.evaluation import format_metrics
-    from mmkeras.export import export_saved_model
-    from mmkeras.runs import MODEL_FILE, _claim_directory, _write_json
+    from mmkeras.tasks.outputs.metrics import format_metrics
+    from mmkeras.export.saved_model import export_saved_model
+    from mmkeras.runs.lifecycle import MODEL_FILE, _claim_directory, _write_json
     from mmkeras.training import fit
 
     say = print if verbose else (lambda *a, **k: None)

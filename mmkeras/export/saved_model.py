@@ -126,10 +126,10 @@ def export_saved_model(model, preprocessor, path, *, overwrite=False):
     >>> served(picture=tf.constant([png_bytes]), ...)["label_label"]
 
     A retrieval spec (`task: retrieval`) gets instead one signature
-    `embed_<input>` per tower; see `mmkeras.retrieval.export_retrieval_model`.
+    `embed_<input>` per tower; see `mmkeras.tasks.retrieval.export_retrieval_model`.
     """
     if preprocessor.spec.task is not None:
-        from mmkeras.retrieval.export import export_retrieval_model
+        from mmkeras.tasks.retrieval.endpoints import export_retrieval_model
 
         return export_retrieval_model(model, preprocessor, path, overwrite=overwrite)
     spec = preprocessor.spec

@@ -140,7 +140,7 @@ def make_demo_data(out_dir, *, num_examples=960, seed=0, overwrite=False):
 
     ```python
     import pandas as pd
-    from mmkeras.datasets import make_demo_data, demo_spec_dict
+    from mmkeras.demo.data import make_demo_data, demo_spec_dict
 
     manifest = make_demo_data("demo_data", num_examples=96, seed=1)
     df = pd.read_csv(manifest)

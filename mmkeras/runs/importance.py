@@ -116,7 +116,7 @@ def modality_importance(model, preprocessor, df, *, root=None, table="", batch_s
     'picture'
     """
     from mmkeras.data import make_dataset
-    from mmkeras.evaluation import output_metrics
+    from mmkeras.tasks.outputs.metrics import output_metrics
 
     spec = preprocessor.spec
     names = list(spec.inputs)
@@ -176,7 +176,7 @@ def importance_run(run_dir, *, data=None, root=None, out=None):
     import os
 
     from mmkeras.data import load_splits, read_table
-    from mmkeras.runs import load_run
+    from mmkeras.runs.lifecycle import load_run
 
     spec, pre, model = load_run(run_dir)
     if data is None:

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from mmkeras.layers.fusion import FusionLayer, positive_int
+from mmkeras.fusion.base import FusionLayer, positive_int
 from mmkeras.layers.text import TransformerBlock
 
 

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmkeras.layers.fusion import masked_softmax
+from mmkeras.fusion.base import masked_softmax
 
 COMBINES = ("mean", "weighted", "stacking")
 ACTIVATIONS = {"classification": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": None}
@@ -151,7 +151,7 @@ class LateFusion:
     """
 
     def __init__(self, hidden_units=(128,), dropout=0.0, *, combine="mean", aux_loss_weight=0.0, **kwargs):
-        from mmkeras.layers.fusion import positive_int
+        from mmkeras.fusion.base import positive_int
 
         self.hidden_units = [positive_int(u, "hidden_units") for u in hidden_units]
         self.dropout = float(dropout)
@@ -185,7 +185,7 @@ class LateFusion:
 
     def __call__(self, *args, **kwargs):
         raise TypeError("fusion type 'late' has no single fused vector: build the model with "
-                        "mmkeras.build_model (it calls mmkeras.late_fusion.late_outputs).")
+                        "mmkeras.build_model (it calls mmkeras.fusion.late.late_outputs).")
 
     def head(self, x, out_name, in_name, units):
         """One input's head for one output: the MLP, then float32 logits `[batch, units]`.
@@ -326,7 +326,7 @@ def aux_compile_entries(spec):
     >>> weights["label__picture"]
     0.3
     """
-    from mmkeras.heads import HEADS
+    from mmkeras.tasks.outputs.heads import HEADS
 
     aux = aux_outputs(spec)
     if not aux:

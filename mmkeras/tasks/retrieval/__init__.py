@@ -8,15 +8,15 @@ recall@1/5/10 both ways and the median rank; the export has one signature
 
 Example:
 
->>> from mmkeras.retrieval import train_retrieval_run, top_k
+>>> from mmkeras.tasks.retrieval import train_retrieval_run, top_k
 >>> metrics = train_retrieval_run("data_specs/openmoji_retrieval.yaml", "runs/openmoji_retrieval")
 """
 
-from mmkeras.retrieval.export import export_retrieval_model
-from mmkeras.retrieval.index import top_k
-from mmkeras.retrieval.metrics import chance_recall, format_retrieval, ranks, retrieval_metrics
-from mmkeras.retrieval.model import DualEncoder, build_dual_encoder, build_tower, in_batch_accuracy, info_nce_loss
-from mmkeras.retrieval.runs import embed_table, evaluate_retrieval, paired_rows, train_retrieval_run
+from mmkeras.tasks.retrieval.endpoints import export_retrieval_model
+from mmkeras.tasks.retrieval.index import top_k
+from mmkeras.tasks.retrieval.metrics import chance_recall, format_retrieval, ranks, retrieval_metrics
+from mmkeras.tasks.retrieval.model import DualEncoder, build_dual_encoder, build_tower, in_batch_accuracy, info_nce_loss
+from mmkeras.tasks.retrieval.runs import embed_table, evaluate_retrieval, paired_rows, train_retrieval_run
 
 __all__ = [
     "DualEncoder", "build_dual_encoder", "build_tower", "info_nce_loss", "in_batch_accuracy",

@@ -16,8 +16,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mmkeras.data.errors import DataError
-from mmkeras.data.tables import as_strings
+from mmkeras.errors import DataError
+from mmkeras.data.sources.table import as_strings
 
 CV_FILE = "cv.json"
 
@@ -185,7 +185,7 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
     """
     from mmkeras.builders import build_model
     from mmkeras.data import Preprocessor, make_dataset
-    from mmkeras.evaluation import evaluate_model
+    from mmkeras.tasks.outputs.metrics import evaluate_model
     from mmkeras.specs import SpecError, load_spec
     from mmkeras.training import fit
 

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from mmkeras.data.presence import decode_or_zeros
-from mmkeras.export import _write_atomically, write_archive
+from mmkeras.export.saved_model import _write_atomically, write_archive
 
 
 def embed_function(feature, tower, name):

@@ -6,13 +6,13 @@ import time
 
 import numpy as np
 
-from mmkeras import datasets
+from mmkeras.demo import data as datasets
 from mmkeras.builders import build_model
 from mmkeras.data import Preprocessor, load_splits, make_dataset
-from mmkeras.data.tables import as_strings
-from mmkeras.evaluation import evaluate_model
-from mmkeras.export import serve_in_subprocess
-from mmkeras.runs import load_run, train_run
+from mmkeras.data.sources.table import as_strings
+from mmkeras.tasks.outputs.metrics import evaluate_model
+from mmkeras.export.saved_model import serve_in_subprocess
+from mmkeras.runs.lifecycle import load_run, train_run
 from mmkeras.specs import load_spec
 from mmkeras.training import fit
 

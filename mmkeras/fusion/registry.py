@@ -2,11 +2,11 @@
 
 import inspect
 
-from mmkeras.layers.fusion import ConcatFusion
-from mmkeras.layers.fusion_attention import AttentionFusion, GatedFusion
-from mmkeras.layers.fusion_pooling import MeanFusion, SumFusion, WeightedFusion
-from mmkeras.layers.fusion_transformer import TransformerFusion
-from mmkeras.late_fusion import LateFusion
+from mmkeras.fusion.base import ConcatFusion
+from mmkeras.fusion.attention import AttentionFusion, GatedFusion
+from mmkeras.fusion.pooling import MeanFusion, SumFusion, WeightedFusion
+from mmkeras.fusion.transformer import TransformerFusion
+from mmkeras.fusion.late import LateFusion
 from mmkeras.registry import Registry
 
 FUSIONS = Registry("fusion")
@@ -14,7 +14,7 @@ for _name, _cls in (("concat", ConcatFusion), ("sum", SumFusion), ("mean", MeanF
                     ("weighted", WeightedFusion), ("attention", AttentionFusion), ("gated", GatedFusion),
                     ("transformer", TransformerFusion)):
     FUSIONS.register(_name)(_cls)
-FUSIONS.register("late")(LateFusion)  # built by builders via mmkeras.late_fusion.late_outputs
+FUSIONS.register("late")(LateFusion)  # built by builders via mmkeras.fusion.late.late_outputs
 _COMMON = ("hidden_units", "dropout")
 
 
@@ -25,13 +25,13 @@ def register_fusion(name, *, override=False):
     name="fusion")` and called on the list of encoder outputs in input order
     (and, with missing inputs, `presence=`: one `[batch]` 0/1 tensor per
     input). Extra keyword arguments of its `__init__` become allowed spec
-    keys. Subclassing `mmkeras.layers.FusionLayer` gives the post-fusion
+    keys. Subclassing `mmkeras.fusion.FusionLayer` gives the post-fusion
     MLP and presence handling; implement `fused_width` and `fuse` only.
 
     Example:
 
     >>> @mmkeras.register_fusion("product")
-    ... class ProductFusion(mmkeras.layers.FusionLayer):   # inputs of equal width
+    ... class ProductFusion(mmkeras.fusion.FusionLayer):   # inputs of equal width
     ...     def fused_width(self, widths):
     ...         return widths[0]
     ...     def fuse(self, tensors, mask, training=None):

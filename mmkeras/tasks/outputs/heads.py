@@ -30,7 +30,7 @@ def register_head(name, *, override=False):
 
     Example:
 
-    >>> mmkeras.register_head("poisson")(mmkeras.heads.Head(
+    >>> mmkeras.register_head("poisson")(mmkeras.tasks.outputs.heads.Head(
     ...     build=lambda x, spec, target: keras.layers.Dense(1, activation="exponential", name=spec.name)(x),
     ...     loss=lambda spec: "poisson", metrics=lambda spec: ["mae"]))
     """

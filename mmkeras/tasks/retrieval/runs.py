@@ -11,10 +11,10 @@ import tensorflow as tf
 from mmkeras.data import DataError, Preprocessor, load_splits, make_dataset
 from mmkeras.data.checks import explain_op_error
 from mmkeras.data.presence import is_missing_cell
-from mmkeras.data.tables import data_root
-from mmkeras.retrieval.export import export_retrieval_model
-from mmkeras.retrieval.metrics import format_retrieval, retrieval_metrics
-from mmkeras.retrieval.model import build_dual_encoder
+from mmkeras.data.sources.table import data_root
+from mmkeras.tasks.retrieval.endpoints import export_retrieval_model
+from mmkeras.tasks.retrieval.metrics import format_retrieval, retrieval_metrics
+from mmkeras.tasks.retrieval.model import build_dual_encoder
 from mmkeras.specs import load_spec
 
 
@@ -55,7 +55,7 @@ def evaluate_retrieval(model, preprocessor, df, *, root=None, table=""):
 
     Rows missing either input are left out. Duplicated items (several rows
     with the same raw value, e.g. the same name) count as hits for each
-    other; see `mmkeras.retrieval.metrics`.
+    other; see `mmkeras.tasks.retrieval.metrics`.
 
     Example:
 
@@ -89,7 +89,7 @@ def train_retrieval_run(spec, out_dir, *, data=None, root=None, overwrite=False,
     `history.csv` (loss, in-batch pair accuracy, temperature per epoch),
     `metrics.json` (`{split: {"retrieval": {"<a>_to_<b>_recall@k": ...}}}`
     for validation and test) and `saved_model/` (signatures
-    `embed_<a>`, `embed_<b>`). `mmkeras.runs.train_run` calls this when the
+    `embed_<a>`, `embed_<b>`). `mmkeras.runs.lifecycle.train_run` calls this when the
     spec has a `task`.
 
     Args:
@@ -106,7 +106,7 @@ def train_retrieval_run(spec, out_dir, *, data=None, root=None, overwrite=False,
     >>> metrics = train_retrieval_run("data_specs/openmoji_retrieval.yaml", "runs/openmoji_retrieval")
     >>> metrics["test"]["retrieval"]["picture_to_name_recall@10"]
     """
-    from mmkeras.runs import MODEL_FILE, PREPROCESSOR_DIR, _claim_directory, _write_json
+    from mmkeras.runs.lifecycle import MODEL_FILE, PREPROCESSOR_DIR, _claim_directory, _write_json
     from mmkeras.training import EpochLog
 
     say = print if verbose else (lambda *a, **k: None)

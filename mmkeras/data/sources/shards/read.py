@@ -1,4 +1,4 @@
-"""Reading TFRecord shards written by `mmkeras.data.shards.convert_to_shards`.
+"""Reading TFRecord shards written by `mmkeras.data.sources.shards.write.convert_to_shards`.
 
 `shard_dataset` reads one split: the files (optionally one worker's part of
 them, for multi-host training), read in parallel with `interleave`, shuffled,
@@ -10,8 +10,8 @@ import os
 
 import tensorflow as tf
 
-from mmkeras.data.errors import DataError
-from mmkeras.data.shards import PREPROCESSOR_DIR, _restore, read_index
+from mmkeras.errors import DataError
+from mmkeras.data.sources.shards.write import PREPROCESSOR_DIR, _restore, read_index
 
 # Examples buffered for shuffling after the files are interleaved, at most, and
 # at most SHUFFLE_BYTES of them (preprocessed images are large): memory stays flat.

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from mmkeras.data.errors import DataError
+from mmkeras.errors import DataError
 
 _READERS = {
     ".csv": pd.read_csv, ".tsv": lambda p, **kw: pd.read_csv(p, **{"sep": "\t", **kw}),

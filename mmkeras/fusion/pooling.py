@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from mmkeras.layers.fusion import ProjectedFusion, masked_softmax
+from mmkeras.fusion.base import ProjectedFusion, masked_softmax
 
 
 @keras.saving.register_keras_serializable(package="mmkeras")

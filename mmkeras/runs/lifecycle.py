@@ -12,8 +12,8 @@ import tensorflow as tf
 from mmkeras.builders import build_model
 from mmkeras.data import Preprocessor, load_splits, make_dataset, read_table
 from mmkeras.data.checks import explain_op_error
-from mmkeras.evaluation import evaluate_model, format_metrics
-from mmkeras.export import METADATA_FILE, export_saved_model
+from mmkeras.tasks.outputs.metrics import evaluate_model, format_metrics
+from mmkeras.export.saved_model import METADATA_FILE, export_saved_model
 from mmkeras.specs import load_spec
 from mmkeras.training import fit
 
@@ -41,7 +41,7 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
     Writes `spec.json` (the resolved spec), `preprocessor/` (adapted state),
     `model.keras`, `history.csv`, `metrics.json` (`{split: {output:
     {metric: value}}}` for validation and test), `importance.csv` (modality
-    importance on the test split, see `mmkeras.importance`) and `saved_model/`.
+    importance on the test split, see `mmkeras.runs.importance`) and `saved_model/`.
 
     Args:
         spec: a Spec, spec file or dict.
@@ -58,17 +58,17 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
     """
     say = print if verbose else (lambda *a, **k: None)
     spec = load_spec(spec)
-    if spec.task is not None:  # task: retrieval -> a contrastive dual encoder (mmkeras.retrieval)
-        from mmkeras.retrieval import train_retrieval_run
+    if spec.task is not None:  # task: retrieval -> a contrastive dual encoder (mmkeras.tasks.retrieval)
+        from mmkeras.tasks.retrieval import train_retrieval_run
 
         return train_retrieval_run(spec, out_dir, data=data, root=root, overwrite=overwrite, epochs=epochs,
                                    verbose=verbose)
     if data is not None or root is not None:
         spec = spec.with_data(path=data, root=root)
-    from mmkeras.data.shards import is_shard_folder
+    from mmkeras.data.sources.shards.write import is_shard_folder
 
     if is_shard_folder(spec.data.path):  # data.path names a folder written by `mmkeras convert`
-        from mmkeras.shard_runs import train_shard_run
+        from mmkeras.runs.shards import train_shard_run
 
         return train_shard_run(spec, out_dir, overwrite=overwrite, epochs=epochs, verbose=verbose)
     splits = load_splits(spec)
@@ -99,7 +99,7 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
         say(line)
     held_out = splits["test"] if splits["test"] is not None else splits["validation"]
     if held_out is not None and spec.outputs:  # modality importance -> importance.csv
-        from mmkeras.importance import IMPORTANCE_FILE, format_importance, modality_importance
+        from mmkeras.runs.importance import IMPORTANCE_FILE, format_importance, modality_importance
 
         importance = modality_importance(model, pre, held_out, table="held-out split")
         importance.to_csv(os.path.join(out_dir, IMPORTANCE_FILE), index=False)
@@ -132,7 +132,7 @@ def evaluate_run(run_dir, *, data=None, root=None, out=None):
     >>> evaluate_run("runs/demo", data="holdout.csv", root="holdout/")
     """
     spec, pre, model = load_run(run_dir)
-    from mmkeras.shard_runs import evaluate_shards_of_run
+    from mmkeras.runs.shards import evaluate_shards_of_run
 
     shard_result = evaluate_shards_of_run(spec, pre, model, run_dir, data=data, out=out)
     if shard_result is not None:  # the run's data.path, or `data`, is a shard folder
@@ -153,7 +153,7 @@ def evaluate_run(run_dir, *, data=None, root=None, out=None):
     for name, df in tables.items():
         try:
             if spec.task is not None:  # retrieval: recall@k both ways, median rank
-                from mmkeras.retrieval import evaluate_retrieval
+                from mmkeras.tasks.retrieval import evaluate_retrieval
 
                 metrics[name] = evaluate_retrieval(model, pre, df, root=root, table=name)
             else:
@@ -193,11 +193,11 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
 
         raise DataError(f"{saved_model_dir} is a {meta['task']['type']} export: it has the signatures "
                         f"{', '.join(meta.get('signatures', {}))} (raw input -> embedding) and nothing to "
-                        "predict; embed both sides and search with mmkeras.retrieval.top_k")
+                        "predict; embed both sides and search with mmkeras.tasks.retrieval.top_k")
     df = read_table(data, read_options)
     root = root or os.path.dirname(os.path.abspath(data))
     serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-    from mmkeras.data.tables import as_strings, check_columns
+    from mmkeras.data.sources.table import as_strings, check_columns
 
     check_columns(df, [i["column"] for i in meta["inputs"].values()], data)
     columns = {}

@@ -12,7 +12,7 @@ little-endian bytes (read back exactly with `tf.io.decode_raw`), strings as
 they are. Whatever keys `make_dataset` yields are written, so the format
 follows the model's inputs without knowing them.
 
-`mmkeras.data.shard_reader.shard_dataset` reads them back.
+`mmkeras.data.sources.shards.read.shard_dataset` reads them back.
 """
 
 import json
@@ -23,7 +23,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mmkeras.data.errors import DataError
+from mmkeras.errors import DataError
 
 FORMAT_VERSION = 1
 INDEX_FILE = "shards.json"
@@ -192,7 +192,7 @@ def _raw_dataset(spec, pre, df, table, batch_size):
     the shards are read is `decode_example` and `transform_batch`.
     """
     from mmkeras.data.presence import PRESENCE, presence_vector
-    from mmkeras.data.tables import data_root
+    from mmkeras.data.sources.table import data_root
     from mmkeras.data.targets import sample_weights
 
     raw = pre.raw_columns(df, root=data_root(spec), table=table)
@@ -252,8 +252,8 @@ def convert_to_shards(spec, out_dir, shards=8, *, overwrite=False, mode="preproc
     """
     from mmkeras.data.pipeline import make_dataset
     from mmkeras.data.preprocessor import Preprocessor
-    from mmkeras.data.tables import data_root, load_splits
-    from mmkeras.export import _write_atomically
+    from mmkeras.data.sources.table import data_root, load_splits
+    from mmkeras.export.saved_model import _write_atomically
     from mmkeras.specs import load_spec
 
     if mode not in MODES:

@@ -1,0 +1,1 @@
+"""The embedded demo: synthetic multimodal data (`data.py`) and the `mmkeras demo` job (`run.py`)."""
