@@ -1,13 +1,21 @@
 """Run the whole benchmark suite and write benchmarks/RESULTS.md.
 
     python -m benchmarks [--quick] [--all] [--only NAME ...] [--skip NAME ...] [--no-profile]
+    python -m benchmarks --device [--dry-run]
 
-Figures (see each module's docstring): 1-2 `pipeline`, 3 `audio_frontend`,
-4 `xla`, 5 `scaling`, 6 `serving`, then `precision` (mixed precision accuracy
-on av_digits) and `shards` (reading TFRecord shards). With `--all` (or
-`--only NAME`) also the longer tables of trained models: `modality_dropout`,
-`retrieval` (OpenMoji picture <-> name) and `fusion_matrix` (every fusion
-type trained, reloaded and served with an input missing). After the figures, `profile` traces what bounds every goal that
+Figures (see each module's docstring): 1-2 `pipeline` (2: CPU-seconds per
+example; `cpu_cost` times each per-example stage), 3 `audio_frontend` (and
+`stft_precision`: per core, float32 STFT parity), 4 `xla` (the default
+`jit_compile` against XLA on and off), 5 `scaling`, 6 `serving`, then
+`precision` (mixed precision accuracy on av_digits) and `shards` (reading
+TFRecord shards). With `--all` (or `--only NAME`) also the longer tables of
+trained models: `modality_dropout`, `retrieval` (OpenMoji picture <-> name),
+`fusion_matrix` (every fusion type trained, reloaded and served with an input
+missing) and `end_to_end` (`mmkeras train` on the shared av_digits spec, 3
+fresh processes). `--device` runs only the device benchmark
+(`benchmarks.device`: XLA, throughput, pipeline efficiency, mixed precision and
+the recurrent encoders on a GPU/TPU, < 8 minutes); `--device --dry-run` runs
+it at tiny sizes on any machine (CPU: under a minute); see benchmarks/README.md. After the figures, `profile` traces what bounds every goal that
 was not met (a TensorFlow profiler trace, parsed). Every figure is a ratio
 measured in one run (median of >= 3 repeats) on this machine; the JSON files
 in benchmarks/results/ hold the raw numbers and the machine description, and
@@ -43,9 +51,12 @@ SUITE = [
     ("retrieval", [], ["--quick"]),
     ("shards", [], ["--quick"]),
     ("fusion_matrix", [], ["--quick"]),
+    ("cpu_cost", [], ["--examples", "300", "--repeats", "1", "--data", "demo"]),
+    ("stft_precision", [], ["--clips", "16", "--repeats", "1", "--settings", "demo sound (8 kHz, 0.5 s)"]),
+    ("end_to_end", [], ["--runs", "1", "--epochs", "1"]),
 ]
-# Tables of issue 4 (trainings of several minutes each): run with --all or --only NAME.
-EXTRA = ("modality_dropout", "retrieval", "fusion_matrix")
+# Tables of issue 4 and the end-to-end run (several minutes each): run with --all or --only NAME.
+EXTRA = ("modality_dropout", "retrieval", "fusion_matrix", "end_to_end")
 PROFILE = "profile"
 
 
@@ -84,6 +95,17 @@ def run_one(name, argv):
     return {"status": status, "seconds": round(time.perf_counter() - start, 1), "error": error}
 
 
+def _device(args, report):
+    """`--device [--dry-run]`: the device benchmark alone; a dry run's summary never replaces RESULTS.md."""
+    result = run_one("device", ["--dry-run"] if args.dry_run else [])
+    if result["error"]:
+        print(f"device: {result['status']}: {result['error']}", file=sys.stderr)
+    quick = os.path.join(common.RESULTS_DIR, "RESULTS-quick.md")
+    path = args.report or (quick if args.dry_run else report.RESULTS_MD)
+    print(f"summary written to {report.write_report(path, common.RESULTS_DIR)}")
+    return 0 if result["status"] == "ok" else 1
+
+
 def main(argv=None):
     """Runs the suite (or `--only` some of it) and renders RESULTS.md.
 
@@ -101,8 +123,13 @@ def main(argv=None):
     parser.add_argument("--skip", nargs="*", default=[], choices=names, metavar="NAME", help="leave these out")
     parser.add_argument("--no-profile", action="store_true", help="do not profile the goals that were not met")
     parser.add_argument("--report", default=None, help="where to write the summary (default benchmarks/RESULTS.md)")
+    parser.add_argument("--device", action="store_true", help="run only the device benchmark (GPU/TPU, < 8 minutes)")
+    parser.add_argument("--dry-run", action="store_true", help="with --device: tiny sizes on any machine (< 1 minute)")
     args = parser.parse_args(argv)
     from benchmarks import report
+
+    if args.device:
+        return _device(args, report)
 
     command = "python -m benchmarks" + ("" if argv is None and len(sys.argv) <= 1 else
                                         " " + " ".join(sys.argv[1:] if argv is None else argv))

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from mmkeras.data.audio_features import AudioFrontend  # noqa: E402
+from mmkeras.layers.audio_frontend import AudioFrontend  # noqa: E402
 
 FEATURES = ("spectrogram", "log_mel", "mfcc", "chroma")
 

@@ -62,7 +62,7 @@ def check(name, fusion, epochs, workdir):
     import mmkeras
     from mmkeras.data import load_splits
     from mmkeras.tasks.outputs.metrics import evaluate_model
-    from mmkeras.runs.lifecycle import load_run, predict_table, train_run
+    from mmkeras.runs import load_run, predict_table, train_run
 
     spec = mmkeras.load_spec(_spec_dict(name, fusion, epochs))
     run = os.path.join(workdir, f"{name}_{fusion}")

@@ -66,7 +66,7 @@ def serving_check(model, pre, spec, df):
     """
     import mmkeras
     from mmkeras.demo.run import raw_batch
-    from mmkeras.export.saved_model import serve_in_subprocess
+    from mmkeras.export.serving import serve_in_subprocess
 
     out = next(iter(spec.outputs))
     path = mmkeras.export_saved_model(model, pre, os.path.join(tempfile.mkdtemp(prefix="mmkeras-prec-"), "export"))

@@ -170,7 +170,7 @@ def profile_audio(clips=256, seconds=1.0, sample_rate=16000, n_fft=512, hop_leng
     import librosa
 
     from benchmarks.audio_frontend import librosa_feature, make_clips
-    from mmkeras.data.audio_features import AudioFrontend, stft_power
+    from mmkeras.layers.audio_frontend import AudioFrontend, stft_power
 
     waves = make_clips(clips, seconds, sample_rate)
     settings = dict(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)

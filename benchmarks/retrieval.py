@@ -25,8 +25,8 @@ import tensorflow as tf
 
 import mmkeras
 from benchmarks import common
-from mmkeras.tasks.retrieval import embed_table, retrieval_metrics, top_k, train_retrieval_run
-from mmkeras.runs.lifecycle import load_run
+from mmkeras.runs import load_run, train_run
+from mmkeras.tasks.retrieval import embed_table, retrieval_metrics, top_k
 
 QUICK_ARGS = ["--quick"]
 FULL_ARGS = []
@@ -65,7 +65,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mmkeras-retrieval-") as tmp:
         run_dir = args.out or os.path.join(tmp, "run")
         start = time.perf_counter()
-        metrics = train_retrieval_run(spec, run_dir, epochs=epochs, overwrite=True, verbose=args.verbose)
+        metrics = train_run(spec, run_dir, epochs=epochs, overwrite=True, verbose=args.verbose)
         seconds = time.perf_counter() - start
         _, pre, model = load_run(run_dir)
         test = mmkeras.load_splits(spec)["test"]

@@ -47,7 +47,8 @@ def measure(spec_dict, shards=8, repeats=3, work=None):
     """
     import mmkeras
     from mmkeras.data.sources.shards.read import shard_dataset
-    from mmkeras.data.sources.shards.write import convert_to_shards, read_index
+    from mmkeras.data.sources.shards.format import read_index
+    from mmkeras.data.sources.shards.write import convert_to_shards
 
     spec = mmkeras.load_spec(spec_dict)
     work = work or tempfile.mkdtemp(prefix="mmkeras-shards-")

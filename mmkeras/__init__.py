@@ -8,26 +8,38 @@ The path a user walks:
     model = mmkeras.build_model(spec, pre)
     model.fit(mmkeras.make_dataset(spec, splits["train"], pre, training=True), epochs=5)
     mmkeras.export_saved_model(model, pre, "export/")
+
+Importing mmkeras has one intended side effect: `TF_CPP_MIN_LOG_LEVEL`
+defaults to "2" (never overriding a value the user set). Every custom layer and model is registered
+with `keras.saving` by the module that defines it, and every such module is
+imported by the code that builds its objects (the retrieval `DualEncoder`
+by the retrieval task in `mmkeras.tasks`), so `keras.saving.load_model`
+finds them after `import mmkeras`. See ARCHITECTURE.md for the layout.
 """
 
 import os as _os
 
+# The one intended side effect of `import mmkeras`: TensorFlow reads this once, when it is first imported, and
+# would otherwise print its C++ INFO lines on every command; setdefault keeps a value the user set.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mmkeras.specs import SpecError, load_spec  # noqa: E402
-from mmkeras.data import DataError, Preprocessor, load_splits, make_dataset, read_table, split_table  # noqa: E402
+from mmkeras.errors import DataError, SpecError  # noqa: E402
+from mmkeras.specs import load_spec  # noqa: E402
+from mmkeras.data import Preprocessor, load_splits, make_dataset, read_table, split_table  # noqa: E402
+from mmkeras import layers  # noqa: E402
 from mmkeras.encoders import register_encoder  # noqa: E402
+from mmkeras.fusion import late as late_fusion  # noqa: E402
 from mmkeras.fusion.registry import register_fusion  # noqa: E402
 from mmkeras.tasks.outputs.heads import register_head  # noqa: E402
-from mmkeras.builders import build_model  # noqa: E402
-from mmkeras.export.saved_model import export_saved_model  # noqa: E402
-from mmkeras import layers  # noqa: E402
-from mmkeras.demo import data as datasets  # noqa: E402
 from mmkeras.tasks.outputs import metrics as evaluation  # noqa: E402
-from mmkeras.tasks import retrieval  # noqa: E402  (registers DualEncoder for load_model)
+from mmkeras.tasks import retrieval  # noqa: E402
+from mmkeras.builders import build_model  # noqa: E402
+from mmkeras import distribute  # noqa: E402
+from mmkeras.export.saved_model import export_saved_model  # noqa: E402
 from mmkeras.runs.importance import modality_importance  # noqa: E402
 from mmkeras.runs.cv import cross_validate  # noqa: E402
-from mmkeras.fusion import late as late_fusion  # noqa: E402
+from mmkeras.demo import data as datasets  # noqa: E402
+from mmkeras import plot  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -38,5 +50,5 @@ __all__ = [
     "SpecError", "DataError", "datasets", "evaluation", "layers",
     "retrieval",
     "modality_importance",
-    "cross_validate", "late_fusion",
+    "cross_validate", "late_fusion", "distribute", "plot",
 ]

@@ -1,6 +1,6 @@
-"""The two errors mmkeras raises for what a user wrote: a bad spec and bad data.
+"""The errors mmkeras raises for what a user wrote or asked: a bad spec, bad data, an export a format cannot hold.
 
-Both are `ValueError`s, so code that catches `ValueError` keeps working; the
+All are `ValueError`s, so code that catches `ValueError` keeps working; the
 command line prints them as one line and exits with status 2.
 """
 
@@ -26,4 +26,16 @@ class DataError(ValueError):
     Traceback (most recent call last):
     ...
     mmkeras.errors.DataError: Row 5 of train split, column 'image_path': file not found: pics/5.png
+    """
+
+
+class ExportError(ValueError):
+    """A model an export format cannot hold (an op it lacks), or an export that differs from the Keras model.
+
+    Example:
+
+    >>> raise ExportError("LiteRT has no built-in op for Igamma in model 'odd'")
+    Traceback (most recent call last):
+    ...
+    mmkeras.errors.ExportError: LiteRT has no built-in op for Igamma in model 'odd'
     """

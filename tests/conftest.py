@@ -1,4 +1,4 @@
-"""Shared test setup: quiet TensorFlow, fixed seeds."""
+"""Shared test setup: quiet TensorFlow, fixed seeds, the tiny demo fixtures and the doctest namespace."""
 
 import os
 
@@ -9,6 +9,8 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402,F401
 
 from mmkeras.demo import data as datasets  # noqa: E402
+from mmkeras.runs.lifecycle import train_run  # noqa: E402
+from mmkeras.testing import doctest_namespace as package_doctest_namespace, tiny_spec_dict  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
@@ -28,10 +30,24 @@ def demo_manifest(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, demo_manifest):
     """(run_dir, spec_dict) of a one-epoch run on the tiny demo data."""
-    from mmkeras.runs.lifecycle import train_run
-    from helpers import tiny_spec_dict
-
     run_dir = str(tmp_path_factory.mktemp("runs") / "run")
     spec = tiny_spec_dict(demo_manifest)
     train_run(spec, run_dir, verbose=False)
     return run_dir, spec
+
+
+@pytest.fixture(autouse=True)
+def _package_doctest_namespace(request, tmp_path_factory):
+    """`pytest --doctest-modules` gets the names of `mmkeras.testing.doctest_namespace` (tests/test_doctests.py
+    runs the same examples without that flag)."""
+    if isinstance(request.node, pytest.DoctestItem):
+        namespace = request.getfixturevalue("doctest_namespace")
+        namespace.update(package_doctest_namespace(str(tmp_path_factory.getbasetemp())))
+
+
+@pytest.fixture
+def xla_as_on_gpu(monkeypatch):
+    """`jit_compile: auto` resolves as on a GPU host, so tests that check XLA really turns on still do on CPU."""
+    import mmkeras.jit
+
+    monkeypatch.setattr(mmkeras.jit, "accelerators", lambda: ["GPU"])

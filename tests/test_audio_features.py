@@ -10,8 +10,10 @@ import tensorflow as tf
 
 import mmkeras
 from mmkeras.data.audio import AudioFeature, decode_wav
-from mmkeras.data.audio_features import (AudioFrontend, chroma_filterbank, dct_matrix, num_frames,
+from mmkeras.layers.audio_frontend import (AudioFrontend, chroma_filterbank, dct_matrix, num_frames,
                                          stft_window)
+
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
 
 FSDD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                     "shared", "data", "fsdd", "recordings")

@@ -14,7 +14,7 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.builders import build_encoder
 from mmkeras.data.audio import AudioFeature, decode_wav, to_wav_bytes
-from mmkeras.data.audio_features import spec_augment
+from mmkeras.layers.audio_frontend import spec_augment
 from mmkeras.data.audio_files import convert_column
 from mmkeras.specs import SpecError
 
@@ -54,7 +54,7 @@ def make_spec(path=None, encoder=None, **options):
     data = {"path": path, "split": {"column": "split", "train": "train", "test": "test"}} if path else {}
     return mmkeras.load_spec({"spec_version": 1, "name": "t", "data": data, "inputs": {"sound": sound},
                               "outputs": {"y": {"type": "classification", "column": "y"}},
-                              "training": {"batch_size": 8, "epochs": 1}})
+                              "training": {"batch_size": 8, "epochs": 1, "jit_compile": True}})
 
 
 # -- spec keys ---------------------------------------------------------------------------------
@@ -280,6 +280,23 @@ def test_cnn_on_waveform_is_an_error():
     with pytest.raises(ValueError, match="features: waveform needs cnn1d or crnn"):
         mmkeras.encoders.ENCODERS.get("audio", "cnn")(keras.Input((2000, 1)), spec.inputs["sound"],
                                                         AudioFeature(spec.inputs["sound"]))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_crnn_gru_avoids_cudnn_so_xla_stays_on(monkeypatch, bidirectional):
+    """Keras marks a cuDNN-eligible GRU not jit-compilable when cuDNN is usable (a GPU); crnn must not be."""
+    monkeypatch.setattr(keras.src.backend, "cudnn_ok", lambda *args, **kwargs: True)  # as on a GPU
+    spec = make_spec(features="mfcc", n_mfcc=13,
+                     encoder={"type": "crnn", "filters": [4], "gru_units": 8, "bidirectional": bidirectional})
+    feature = AudioFeature(spec.inputs["sound"])
+    branch = build_encoder(spec.inputs["sound"], feature)
+    grus = [layer for layer in branch._flatten_layers() if isinstance(layer, keras.layers.GRU)]
+    assert grus and all(gru.use_cudnn is False and gru.supports_jit for gru in grus)
+    model = keras.Sequential([branch, keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    x = np.random.default_rng(0).normal(size=(4,) + feature.shape).astype(np.float32)
+    assert np.isfinite(model.train_on_batch(x, np.ones((4, 2), np.float32)))
+    assert model.jit_compile is True  # still on after the step traced the GRU
 
 
 # -- end to end: a table of mixed formats and rates, training, export ----------------------------------

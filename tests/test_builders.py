@@ -10,6 +10,8 @@ import mmkeras
 from mmkeras.training import compile_model
 from helpers import tiny_spec_dict
 
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
+
 
 @pytest.fixture(scope="module")
 def built(demo_manifest):

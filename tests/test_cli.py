@@ -116,3 +116,63 @@ def test_help_lists_the_commands():
     assert out.returncode == 0
     for command in ("demo", "train", "evaluate", "predict", "export"):
         assert command in out.stdout
+
+
+# -- the error contract: a user error is one line and exit 2, a bug keeps its traceback --------------------------
+
+def _one_error_line(capsys, command):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{command}: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, command, message", [
+    (["evaluate", "no_such_run"], "mmkeras evaluate", "no_such_run is not a run directory: spec.json is missing"),
+    (["export", "no_such_run"], "mmkeras export", "is not a run directory"),
+    (["cv", "spec.yaml", "--folds", "one"], "mmkeras cv", "argument --folds: one is not an integer >= 2"),
+    (["convert", "spec.yaml", "--out", "x", "--shards", "0"], "mmkeras convert",
+     "argument --shards: 0 is not a positive number of files"),
+    (["train", "spec.yaml"], "mmkeras train", "the following arguments are required: --out"),
+    (["fly"], "mmkeras", "argument command: invalid choice: 'fly'"),
+    ([], "mmkeras", "the following arguments are required: command"),
+])
+def test_user_errors_are_one_line_and_exit_2(argv, command, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys, command)
+
+
+def test_a_data_error_is_one_line(tmp_path, demo_manifest, capsys):
+    spec = tiny_spec_dict(demo_manifest)
+    spec["data"]["path"] = str(tmp_path / "missing.csv")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert main(["train", str(spec_path), "--out", str(tmp_path / "r")]) == 2
+    assert "missing.csv" in _one_error_line(capsys, "mmkeras train")
+    assert not os.path.exists(tmp_path / "r")
+
+
+@pytest.mark.parametrize("error", [KeyError("a bug"), RuntimeError("a bug"), ValueError("a bug")])
+def test_an_internal_error_is_not_swallowed(error, monkeypatch, capsys):
+    import mmkeras.cli
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(mmkeras.cli, "export_run", broken)
+    with pytest.raises(type(error), match="a bug"):
+        main(["export", "some_run"])
+    assert "error:" not in capsys.readouterr().err
+
+
+def test_command_line_exit_status_and_traceback(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    user = subprocess.run([sys.executable, "-m", "mmkeras", "export", str(tmp_path / "none")],
+                          capture_output=True, text=True, env=env)
+    assert user.returncode == 2 and "Traceback" not in user.stderr
+    assert user.stderr.strip().splitlines()[-1].startswith("mmkeras export: error: ")
+    bug = subprocess.run([sys.executable, "-c", "import sys, mmkeras.cli as cli\n"
+                          "cli.export_run = lambda *a, **k: {}['missing']\n"
+                          "sys.exit(cli.main(['export', 'r']))"], capture_output=True, text=True, env=env)
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'missing'" in bug.stderr

@@ -10,8 +10,9 @@ import tensorflow as tf
 from helpers import tiny_spec_dict
 from mmkeras.cli import main
 from mmkeras.data import DataError, Preprocessor, load_splits, make_dataset
-from mmkeras.data.sources.shards.read import shard_dataset, split_files
-from mmkeras.data.sources.shards.write import INDEX_FILE, convert_to_shards, is_shard_folder, read_index
+from mmkeras.data.sources.shards.read import parse_fn, shard_dataset, split_files
+from mmkeras.data.sources.shards.format import INDEX_FILE, is_shard_folder, read_index
+from mmkeras.data.sources.shards.write import convert_to_shards, serialize_example
 from mmkeras.specs import load_spec
 
 SHARDS = 3
@@ -32,16 +33,13 @@ def _batches(ds):
 
 
 def test_values_round_trip_bit_for_bit():
-    from mmkeras.data.sources.shards.read import parse_fn
-    from mmkeras.data.sources.shards.write import _example
-
     flat = {"0/data": np.array([b"RIFF\x00\x00", b"", b"\x00x\x00"], dtype=object),
             "0/n": np.array([[1.5, np.nan], [-0.0, 3e-39], [np.inf, 7.0]], np.float32),
             "1/k": np.array([-(2 ** 40), 0, 2 ** 40], np.int64)}
     index = {"structure": [{"data": "0/data", "n": "0/n"}, {"k": "1/k"}],
              "features": {"0/data": {"dtype": "string", "shape": []}, "0/n": {"dtype": "float32", "shape": [2]},
                           "1/k": {"dtype": "int64", "shape": []}}}
-    x, y = parse_fn(index)(tf.constant([_example(flat, i) for i in range(3)]))
+    x, y = parse_fn(index)(tf.constant([serialize_example(flat, i) for i in range(3)]))
     assert x["data"].numpy().tolist() == flat["0/data"].tolist()  # trailing NUL bytes kept (WAV data)
     np.testing.assert_array_equal(x["n"].numpy().view(np.uint32), flat["0/n"].view(np.uint32))
     np.testing.assert_array_equal(y["k"].numpy(), flat["1/k"])
@@ -104,7 +102,7 @@ def test_worker_shards_partition_the_files(converted):
             rows.extend(map(tuple, x["caption"].tolist()))
     full = [tuple(r) for x, _ in _batches(shard_dataset(folder, "train", batch_size=8)) for r in x["caption"].tolist()]
     assert sorted(rows) == sorted(full) and len(rows) == index["splits"]["train"]["count"]
-    with pytest.raises(ValueError, match="only 3 files"):
+    with pytest.raises(DataError, match="only 3 files"):
         split_files(folder, "train", num_shards=4, shard_index=0)
     with pytest.raises(ValueError, match="shard_index"):
         split_files(folder, "train", num_shards=2, shard_index=2)
@@ -112,8 +110,8 @@ def test_worker_shards_partition_the_files(converted):
 
 def test_train_run_from_shard_folder(converted, tmp_path):
     from mmkeras.demo.run import raw_batch
-    from mmkeras.runs.lifecycle import load_run, train_run
-    from mmkeras.runs.shards import evaluate_shards_of_run
+    from mmkeras.runs.lifecycle import evaluate_run, train_run
+    from mmkeras.runs.run_dir import load_run
 
     folder, spec_dict, _ = converted
     table_spec = load_spec(spec_dict)
@@ -123,9 +121,9 @@ def test_train_run_from_shard_folder(converted, tmp_path):
     assert set(metrics) == {"validation", "test"}
     assert metrics["test"]["label"]["count"] == len(load_splits(table_spec)["test"])
     assert os.path.isfile(os.path.join(run_dir, "saved_model", "saved_model.pb"))
-    # `mmkeras evaluate RUN_DIR` (evaluate_run -> evaluate_shards_of_run) reads the shards again
+    # `mmkeras evaluate RUN_DIR` reads the shards again (the run's source is the shard folder)
     spec, pre, model = load_run(run_dir)
-    again, path = evaluate_shards_of_run(spec, pre, model, run_dir)
+    again, path = evaluate_run(run_dir)
     assert path == os.path.join(run_dir, "evaluation.json") and os.path.isfile(path)
     assert again["test"]["label"]["accuracy"] == pytest.approx(metrics["test"]["label"]["accuracy"])
     # the raw-input export (saved preprocessor) agrees with the model on the stored tensors
@@ -171,7 +169,7 @@ def test_cli_convert_progress_and_overwrite(demo_manifest, tmp_path, capsys):
     assert sorted(f for f in os.listdir(out) if f.startswith("train")) == ["train-00000-of-00001.tfrecord"]
     with pytest.raises(DataError, match="already holds shards"):
         convert_to_shards(dict(spec, data={"path": out}), str(tmp_path / "again"), 2, progress=False)
-    with pytest.raises(ValueError, match="mode: 'pixels' is not supported; allowed: preprocessed, raw"):
+    with pytest.raises(DataError, match="mode: 'pixels' is not supported; allowed: preprocessed, raw"):
         convert_to_shards(spec, str(tmp_path / "other"), 2, mode="pixels")
 
 

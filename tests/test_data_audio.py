@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from mmkeras.data.audio import AudioFeature, decode_wav, log_mel_spectrogram, mel_filterbank
 from mmkeras.specs import load_spec
+from mmkeras.testing import three_ways
 
 CONTEXT = "row 3 of test, column audio_path, file /data/clip.wav"
 FSDD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -50,15 +51,6 @@ def audio_spec(**options):
         "outputs": {"y": {"type": "regression", "column": "y"}},
     })
     return spec.inputs["sound"]
-
-
-def three_ways(fn, items):
-    """fn over each item eagerly, over an unbatched dataset, and over a dataset then batched."""
-    eager = np.stack([fn(tf.constant(x)).numpy() for x in items])
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(items))
-    unbatched = np.stack([y.numpy() for y in ds.map(fn)])
-    batched = np.concatenate([y.numpy() for y in ds.map(fn).batch(2)])
-    return eager, unbatched, batched
 
 
 # -- decode_wav --------------------------------------------------------------------

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from mmkeras.data.image import ImageFeature, decode_image
 from mmkeras.specs import load_spec
+from mmkeras.testing import three_ways
 
 CONTEXT = "row 5 of test, column image_path, file /data/picture.png"
 # channels=1 goes through tf.image.rgb_to_grayscale, whose weights sum to 0.9999;
@@ -52,15 +53,6 @@ def gif(indices, palette):
     blocks = b"".join(bytes([len(data[i:i + 255])]) + data[i:i + 255] for i in range(0, len(data), 255))
     return (b"GIF89a" + struct.pack("<HHBBB", w, h, 0x81, 0, 0) + palette.tobytes()
             + b"," + struct.pack("<HHHHB", 0, 0, w, h, 0) + bytes([2]) + blocks + b"\0;")
-
-
-def three_ways(fn, items):
-    """fn over each item eagerly, over an unbatched dataset, and over a dataset then batched."""
-    eager = np.stack([fn(tf.constant(x)).numpy() for x in items])
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(items, tf.string))
-    unbatched = np.stack([y.numpy() for y in ds.map(fn)])
-    batched = np.concatenate([y.numpy() for y in ds.map(fn).batch(2)])
-    return eager, unbatched, batched
 
 
 def decoder(height, width, channels):

@@ -11,9 +11,10 @@ import tensorflow as tf
 from mmkeras.errors import DataError
 from mmkeras.data.sources.table import as_strings, check_columns, read_table, split_table
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature
-from mmkeras.data.targets import ClassTarget, RegressionTarget, make_target
+from mmkeras.data.targets import BinaryTarget, ClassTarget, RegressionTarget, make_target
 from mmkeras.data.text import TextFeature
 from mmkeras.specs import load_spec
+from mmkeras.testing import three_ways
 
 
 def make_spec(inputs=None, outputs=None, split=None, seed=0):
@@ -36,16 +37,6 @@ def output_spec(kind, **options):
     return make_spec(outputs={"y": {"type": kind, "column": "label", **options}}).outputs["y"]
 
 
-def three_ways(transform, values, dtype):
-    """A per-batch transform eagerly, over a batched dataset, and per example over an unbatched one."""
-    values = tf.constant(values, dtype)
-    eager = transform(values).numpy()
-    ds = tf.data.Dataset.from_tensor_slices(values)
-    batched = np.concatenate([b.numpy() for b in ds.batch(3).map(transform)])
-    unbatched = np.stack([b.numpy() for b in ds.map(lambda v: transform(v[None])[0])])
-    return eager, batched, unbatched
-
-
 # -- text ---------------------------------------------------------------------------
 
 TEXTS = ["The cat sat on the mat.", "A dog, a cat!", "the DOG barked", "cat cat cat", ""]
@@ -66,7 +57,7 @@ def test_text_feature_adapt_and_transform():
         [0, 0, 0, 0],                     # empty text -> all padding
         [ids["cat"]] * 4,                 # truncated to sequence_length
     ])
-    for out in three_ways(feature.transform, queries, tf.string):
+    for out in three_ways(feature.transform, queries, per_batch=True, dtype=tf.string, batch_size=3):
         assert out.dtype == np.int64 and out.shape == (4, 4)
         np.testing.assert_array_equal(out, expected)
 
@@ -101,7 +92,7 @@ def test_numeric_feature_standardises_and_imputes_mean():
     std = math.sqrt(2.0 / 3.0)
     values = [np.nan, 2.0, 3.0, 0.5, np.inf, -np.inf]
     expected = np.array([[0.0], [0.0], [1 / std], [-1.5 / std], [0.0], [0.0]], np.float32)
-    for out in three_ways(feature.transform, values, tf.float32):
+    for out in three_ways(feature.transform, values, per_batch=True, dtype=tf.float32, batch_size=3):
         assert out.shape == (6, 1) and out.dtype == np.float32
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
@@ -130,7 +121,7 @@ def test_categorical_feature_vocabulary_and_oov():
     assert feature.vocabulary_size == 5
     assert feature.shape == (1,) and feature.dtype == "int64"
     values = ["a", "b", "c", "d", "zebra", ""]
-    for out in three_ways(feature.transform, values, tf.string):
+    for out in three_ways(feature.transform, values, per_batch=True, dtype=tf.string, batch_size=3):
         assert out.shape == (6, 1) and out.dtype == np.int64
         np.testing.assert_array_equal(out[:, 0], [1, 2, 3, 4, 0, 0])  # unseen and missing -> 0
 
@@ -313,26 +304,26 @@ def test_class_target_unknown_class_names_row_and_column():
 
 def test_binary_target_ordering():
     spec = output_spec("binary")
-    target = ClassTarget(spec).adapt(["yes", "no", "no"])
+    target = BinaryTarget(spec).adapt(["yes", "no", "no"])
     assert target.classes == ["no", "yes"]
     encoded = target.encode(["yes", "no"])
     assert encoded.dtype == np.float32
     np.testing.assert_array_equal(encoded, [1.0, 0.0])
 
-    positive_first = ClassTarget(output_spec("binary", positive="ham")).adapt(["spam", "ham", "spam"])
+    positive_first = BinaryTarget(output_spec("binary", positive="ham")).adapt(["spam", "ham", "spam"])
     assert positive_first.classes == ["spam", "ham"]  # [negative, positive]
     np.testing.assert_array_equal(positive_first.encode(["ham", "spam"]), [1.0, 0.0])
 
-    numeric = ClassTarget(spec).adapt(pd.Series([1, 0, 1]))
+    numeric = BinaryTarget(spec).adapt(pd.Series([1, 0, 1]))
     assert numeric.classes == ["0", "1"]
 
-    only_positive = ClassTarget(output_spec("binary", positive="y")).adapt(["y", "y"])
+    only_positive = BinaryTarget(output_spec("binary", positive="y")).adapt(["y", "y"])
     assert only_positive.classes == ["y"]
 
     with pytest.raises(DataError, match="3 values"):
-        ClassTarget(spec).adapt(["a", "b", "c"])
+        BinaryTarget(spec).adapt(["a", "b", "c"])
     with pytest.raises(DataError, match="maybe"):
-        ClassTarget(output_spec("binary", positive="maybe")).adapt(["a", "b"])
+        BinaryTarget(output_spec("binary", positive="maybe")).adapt(["a", "b"])
 
 
 def test_class_target_state_round_trip():

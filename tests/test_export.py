@@ -10,8 +10,8 @@ import tensorflow as tf
 
 import mmkeras
 from mmkeras.demo.run import raw_batch
-from mmkeras.export.saved_model import serve_in_subprocess
-from mmkeras.runs.lifecycle import load_run
+from mmkeras.export.serving import serve_in_subprocess
+from mmkeras.runs import load_run
 
 
 
@@ -77,7 +77,7 @@ def test_failed_export_leaves_nothing(trained_run, tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     # Fails after the SavedModel is written, while the metadata is being added.
-    monkeypatch.setattr("mmkeras.export.saved_model.json.dump", boom)
+    monkeypatch.setattr("mmkeras.export.archive.json.dump", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         mmkeras.export_saved_model(model, pre, str(tmp_path / "export"))
     assert os.listdir(tmp_path) == []

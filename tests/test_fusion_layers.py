@@ -14,6 +14,9 @@ from helpers import tiny_spec_dict
 from mmkeras.demo.run import raw_batch
 from mmkeras.fusion.registry import FUSIONS, fusion_options
 from mmkeras.fusion import ConcatFusion, FusionLayer, MeanFusion, SumFusion, TransformerFusion
+from mmkeras.testing import layer_round_trip
+
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
 
 # Small options per type, so each layer is cheap to build and compile.
 OPTIONS = {
@@ -244,12 +247,9 @@ def _spec_dict(fusion):
 
 
 @pytest.mark.parametrize("kind", TYPES)
-def test_config_round_trip(kind):
-    layer = make(kind, hidden_units=[5, 3], name="f")
-    config = layer.get_config()
-    again = type(layer).from_config(config)
-    assert again.get_config() == config
-    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer)).get_config() == config
+def test_config_round_trip_and_keras_save_load(kind, tmp_path):
+    loaded = layer_round_trip(make(kind, hidden_units=[5, 3], name="f"), [A, B, C], PRESENCE, tmp_dir=str(tmp_path))
+    assert any(type(layer) is FUSIONS.get(kind) for layer in loaded.layers)
 
 
 @pytest.mark.parametrize("kind", TYPES)

@@ -20,6 +20,8 @@ from mmkeras.encoders import ENCODERS
 from mmkeras.encoders.image_backbones import BACKBONES, BackboneInput
 from mmkeras.specs import SpecError
 
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
+
 REPO_SPECS = os.path.join(os.path.dirname(__file__), "..", "data_specs")
 
 

@@ -13,6 +13,9 @@ from mmkeras.builders import build_encoder
 from mmkeras.data import DataError
 from mmkeras.data.image import ImageFeature, decode_image, resize_image
 from mmkeras.specs import SpecError
+from mmkeras.testing import three_ways
+
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
 
 SHARED_SPECS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "specs")
 
@@ -28,15 +31,6 @@ def image_spec(encoder=None, **options):
     return mmkeras.load_spec({"spec_version": 1, "name": "t", "inputs": {"picture": picture},
                               "outputs": {"y": {"type": "classification", "column": "y"}},
                               "training": {"batch_size": 4, "epochs": 1}})
-
-
-def three_ways(fn, items):
-    """fn over each item eagerly, over an unbatched dataset, and over a dataset then batched."""
-    eager = np.stack([fn(tf.constant(x)).numpy() for x in items])
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(items, tf.string))
-    unbatched = np.stack([y.numpy() for y in ds.map(fn)])
-    batched = np.concatenate([y.numpy() for y in ds.map(fn).batch(2)])
-    return eager, unbatched, batched
 
 
 def pictures(dataset):

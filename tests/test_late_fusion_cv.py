@@ -16,6 +16,8 @@ from mmkeras.runs.cv import fold_assignment, summarize
 from mmkeras.fusion.late import LateCombine, add_aux_targets, aux_outputs, late_outputs
 from mmkeras.specs import SpecError, load_spec
 
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
+
 RNG = np.random.default_rng(0)
 Z = [RNG.normal(size=(4, 3)).astype("float32") for _ in range(3)]   # per-input logits, 3 inputs
 #                  example: 0 all present, 1 input 1 missing, 2 only input 1, 3 none

@@ -15,6 +15,8 @@ from mmkeras.data.presence import decode_or_zeros, is_missing_cell
 from mmkeras.layers import MissingEmbedding, ModalityDropout
 from mmkeras.specs import SpecError
 
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
+
 NAMES = ["picture", "caption", "reading", "colour"]
 
 

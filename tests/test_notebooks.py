@@ -37,7 +37,12 @@ def _check_kernelspec():
         "run `python -m ipykernel install --sys-prefix` in the venv")
 
 
-@pytest.mark.parametrize("name", ["quickstart.ipynb", "custom_encoder.ipynb"])
+# Notebooks that show plots inline: at least this many PNG outputs, all of them together at most PLOT_BYTES.
+INLINE_PLOTS = {"audio_features.ipynb": 1, "missing_modalities.ipynb": 3, "retrieval.ipynb": 3}
+PLOT_BYTES = 600_000
+
+
+@pytest.mark.parametrize("name", ["quickstart.ipynb", "custom_encoder.ipynb"] + sorted(INLINE_PLOTS))
 def test_notebook_runs(name, tmp_path, monkeypatch):
     for key, value in NOTEBOOK_ENV.items():
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
@@ -64,3 +69,7 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     kernel_prefix = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
     assert kernel_prefix == sys.prefix, f"the kernel ran in {kernel_prefix!r}, not in {sys.prefix!r}"
     assert elapsed < 90, f"{name} took {elapsed:.0f}s"
+    images = [o["data"]["image/png"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= INLINE_PLOTS.get(name, 0), f"{name} shows {len(images)} plots inline"
+    assert sum(len(i) for i in images) <= PLOT_BYTES, f"{name}'s plots take {sum(len(i) for i in images)} bytes"

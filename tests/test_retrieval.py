@@ -11,20 +11,14 @@ import pytest
 
 import mmkeras
 from helpers import tiny_spec_dict
+from mmkeras.testing import retrieval_spec_dict
 from mmkeras.data import DataError
 from mmkeras.tasks.retrieval import (DualEncoder, chance_recall, in_batch_accuracy, info_nce_loss, paired_rows, ranks,
                                retrieval_metrics, top_k)
-from mmkeras.runs.lifecycle import evaluate_run, load_run, predict_table, train_run
+from mmkeras.runs import evaluate_run, load_run, predict_table, train_run
 from mmkeras.specs import SpecError
 
-
-def retrieval_spec_dict(manifest, **task):
-    """The tiny demo spec as picture <-> caption retrieval."""
-    spec = tiny_spec_dict(manifest)
-    spec["inputs"] = {k: spec["inputs"][k] for k in ("picture", "caption")}
-    del spec["outputs"], spec["fusion"]
-    spec["task"] = {"type": "retrieval", "pair": ["picture", "caption"], "embedding_dim": 8, **task}
-    return spec
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
 
 
 # -- the loss and the metrics, against hand computations -------------------------------------

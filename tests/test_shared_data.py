@@ -12,7 +12,9 @@ import pytest
 
 import mmkeras
 from mmkeras.demo.run import raw_batch
-from mmkeras.export.saved_model import serve_in_subprocess
+from mmkeras.export.serving import serve_in_subprocess
+
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
 
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
 SPECS = os.path.join(SHARED, "specs")

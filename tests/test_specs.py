@@ -33,7 +33,7 @@ def test_minimal_dict_gets_defaults():
     assert spec.inputs["speech"].encoder.type == "cnn"
     assert spec.inputs["n"].encoder.type == "dense"
     assert spec.fusion.type == "concat"
-    assert spec.training.jit_compile is True
+    assert spec.training.jit_compile == "auto"
     assert spec.inputs["speech"].resolved_n_fft == 256
     assert spec.inputs["speech"].resolved_hop_length == 64
 
@@ -98,7 +98,7 @@ def test_round_trip_through_json(tmp_path):
     (lambda s: s.update(fusion={"type": "attentoin"}), "fusion.type: 'attentoin' is not one of "),
     (lambda s: s.update(fusion={"hidden": [3]}), "fusion.hidden: unknown key. Allowed keys:"),
     (lambda s: s.update(training={"epochs": 0}), "training.epochs: 0 is below the minimum 1"),
-    (lambda s: s.update(training={"jit_compile": "yes"}), "training.jit_compile: 'yes' is not true or false"),
+    (lambda s: s.update(training={"jit_compile": "yes"}), "training.jit_compile: 'yes' is not one of auto, true, false"),
     (lambda s: s.update(training={"optimizer": "adagrad"}),
      "training.optimizer: 'adagrad' is not one of adam, adamw, sgd, rmsprop"),
     (lambda s: s.update(data={"split": {"train": 0.8, "test": 1.5}}),

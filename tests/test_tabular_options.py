@@ -15,6 +15,9 @@ from mmkeras.data.boolean import BooleanFeature
 from mmkeras.data.multi_hot import MultiHotFeature, split_values
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature, frequent_values
 from mmkeras.specs import SpecError
+from mmkeras.testing import three_ways
+
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
 
 REPO_SPECS = os.path.join(os.path.dirname(__file__), "..", "data_specs")
 OPENMOJI = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "openmoji", "manifest.csv")
@@ -28,18 +31,8 @@ def input_spec(kind, **options):
     }).inputs["f"]
 
 
-def three_ways(transform, values, dtype):
-    """A per-batch transform eagerly, over a batched dataset, and per example over an unbatched one."""
-    values = tf.constant(values, dtype)
-    eager = transform(values).numpy()
-    ds = tf.data.Dataset.from_tensor_slices(values)
-    batched = np.concatenate([b.numpy() for b in ds.batch(3).map(transform)])
-    unbatched = np.stack([b.numpy() for b in ds.map(lambda v: transform(v[None])[0])])
-    return eager, batched, unbatched
-
-
 def check_three_ways(feature, values, dtype, expected):
-    for out in three_ways(feature.transform, values, dtype):
+    for out in three_ways(feature.transform, values, per_batch=True, dtype=dtype, batch_size=3):
         assert out.shape == expected.shape and out.dtype == expected.dtype
         np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 

@@ -11,7 +11,8 @@ import tensorflow as tf
 import mmkeras
 from helpers import tiny_spec_dict
 from mmkeras.data.targets import MultiLabelTarget, RegressionTarget, balanced_weights, make_target
-from mmkeras.tasks.outputs.metrics import classification_metrics, multilabel_metrics, regression_metrics, roc_auc
+from mmkeras.tasks.outputs.endpoints import serving_outputs
+from mmkeras.tasks.outputs.scoring import classification_metrics, multilabel_metrics, regression_metrics, roc_auc
 from mmkeras.specs import SpecError
 
 
@@ -105,8 +106,6 @@ def test_multilabel_target_and_thresholds():
 
 
 def test_serving_multilabel_labels_and_regression_units():
-    from mmkeras.export.saved_model import serving_outputs
-
     spec = mmkeras.load_spec({
         "spec_version": 1, "name": "t", "inputs": {"x": {"type": "numeric", "column": "x"}},
         "outputs": {"tags": {"type": "multilabel", "column": "tags", "separator": "|", "threshold": {"c": 0.2}},
@@ -200,7 +199,7 @@ def test_balanced_weights_pass_through_the_dataset(demo_manifest, tmp_path, cach
 
 def test_multi_task_run_trains_exports_and_serves_every_output(demo_manifest, tmp_path):
     from mmkeras.demo.run import raw_batch
-    from mmkeras.runs.lifecycle import evaluate_run, load_run, predict_table, train_run
+    from mmkeras.runs import evaluate_run, load_run, predict_table, train_run
 
     table = tmp_path / "table.csv"
     df = _task_table(demo_manifest, table)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import mmkeras
-from mmkeras.data.text import read_word_vectors
+from mmkeras.encoders.text import read_word_vectors
+from mmkeras.errors import DataError
 from mmkeras.layers import MaskedMeanPooling, PositionEmbedding, TransformerBlock
 
 TEXTS = ["good hotel", "bad room", "very good", "very bad", "good clean room", "bad noisy hotel", "", "good"]
@@ -24,7 +25,7 @@ def text_spec(encoder, sequence_length=4, base_dir=None, encoder_options=None, *
                                  "encoder": {"type": encoder, **(SMALL[encoder] if encoder_options is None
                                                                  else encoder_options)}, **options}},
            "outputs": {"y": {"type": "classification", "column": "label"}},
-           "training": {"batch_size": 4}}
+           "training": {"batch_size": 4, "jit_compile": True}}
     return mmkeras.load_spec(raw, base_dir=base_dir)
 
 
@@ -45,6 +46,15 @@ def test_encoder_compiles_with_xla_and_trains(encoder):
     vectors = keras.ops.convert_to_numpy(model.get_layer("review_encoder")(ids))
     assert np.all(np.isfinite(vectors))  # an empty text gives no NaN
     assert not np.allclose(vectors[0], vectors[1])
+
+
+def test_bilstm_avoids_cudnn_so_xla_stays_on(monkeypatch):
+    """Keras marks a cuDNN-eligible LSTM not jit-compilable when cuDNN is usable (a GPU); bilstm must not be."""
+    monkeypatch.setattr(keras.src.backend, "cudnn_ok", lambda *args, **kwargs: True)  # as on a GPU
+    spec, df, pre, model = build("bilstm")  # build_model raises when Keras turned XLA off
+    lstms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.LSTM)]
+    assert len(lstms) == 2 and all(lstm.use_cudnn is False and lstm.supports_jit for lstm in lstms)
+    assert model.jit_compile is True
 
 
 @pytest.mark.parametrize("encoder", ["bilstm", "transformer"])
@@ -116,10 +126,10 @@ def test_read_word_vectors(tmp_path):
     assert np.all(matrix[[1, 4]] != 0)                      # missing words: random
     again, _ = read_word_vectors(path, ["", "[UNK]", "good", "hotel", "room"])
     np.testing.assert_array_equal(again, matrix)            # seeded
-    with pytest.raises(ValueError, match="none of the 2 vocabulary words"):
+    with pytest.raises(DataError, match="none of the 2 vocabulary words"):
         read_word_vectors(path, ["", "[UNK]", "cat"])
     (tmp_path / "bad.txt").write_text("good 1 2 3\nbad 1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="line 2"):
+    with pytest.raises(DataError, match="line 2"):
         read_word_vectors(str(tmp_path / "bad.txt"), ["", "[UNK]", "good"])
 
 

@@ -12,6 +12,7 @@ from mmkeras.data import text_tokenize
 from mmkeras.data.text import TextFeature
 from mmkeras.specs import SpecError, load_spec
 from mmkeras.specs.schema import TextInputSpec
+from mmkeras.testing import three_ways
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
@@ -29,15 +30,6 @@ def text_spec(**options):
            "inputs": {"review": {"type": "text", "column": "text", **options}},
            "outputs": {"y": {"type": "classification", "column": "label"}}}
     return load_spec(raw)
-
-
-def three_ways(transform, values):
-    values = tf.constant(values, tf.string)
-    eager = transform(values).numpy()
-    ds = tf.data.Dataset.from_tensor_slices(values)
-    batched = np.concatenate([b.numpy() for b in ds.batch(2).map(transform)])
-    unbatched = np.stack([b.numpy() for b in ds.map(lambda v: transform(v[None])[0])])
-    return eager, batched, unbatched
 
 
 def test_tokenizers_by_hand():
@@ -94,7 +86,7 @@ def test_default_tokenizer_gives_a_useful_chinese_vocabulary():
     expected = [[ids["服"], ids["务"], ids["很"], ids["好"], 0, 0],
                 [ids["房"], ids["间"], 1, ids["好"], 0, 0],     # 新 is unseen
                 [0] * 6]
-    for out in three_ways(feature.transform, ["服务很好", "房间新好", ""]):
+    for out in three_ways(feature.transform, ["服务很好", "房间新好", ""], per_batch=True, dtype=tf.string):
         np.testing.assert_array_equal(out, expected)
     # Split on whitespace, each training text is one token: nothing generalises.
     whitespace = TextFeature(text_spec(tokenizer="whitespace").inputs["review"]).adapt(CHINESE)

@@ -7,6 +7,8 @@ import pytest
 import mmkeras
 from helpers import tiny_spec_dict
 
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
+
 
 @pytest.fixture(scope="module")
 def setup(demo_manifest):

@@ -15,6 +15,8 @@ from mmkeras.data.video import VideoFeature, encode_frames, list_frames, read_cl
 from mmkeras.demo.run import raw_batch
 from mmkeras.specs import SpecError
 
+pytestmark = pytest.mark.usefixtures("xla_as_on_gpu")  # jit_compile: auto resolves as on a GPU host
+
 SIZE = 16
 
 

@@ -1,7 +1,13 @@
-"""Everything tf.data: tables, per-modality ops, the preprocessor and the pipeline."""
+"""Everything tf.data: per-modality features, the preprocessor, the pipeline stages and the sources.
 
-from mmkeras.errors import DataError
-from mmkeras.data.pipeline import make_dataset
+`make_dataset`, `load_splits`, `read_table` and `split_table` come from the
+table source (`mmkeras.data.sources.table`); shard folders and the `Source`
+interface are in `mmkeras.data.sources`.
+"""
+
 from mmkeras.data.preprocessor import Preprocessor
-from mmkeras.data.sources.table import load_splits, read_table, split_table
-from mmkeras.data.presence import PRESENCE, presence_key
+from mmkeras.data.presence import PRESENCE
+from mmkeras.data.sources.table import load_splits, make_dataset, read_table, split_table
+from mmkeras.errors import DataError
+
+__all__ = ["DataError", "PRESENCE", "Preprocessor", "load_splits", "make_dataset", "read_table", "split_table"]

@@ -14,7 +14,7 @@ once, at the pipeline edge, to 16-bit PCM WAV with soundfile
 import numpy as np
 import tensorflow as tf
 
-from mmkeras.data.audio_features import AudioFrontend, log_mel_spectrogram, mel_filterbank, spec_augment
+from mmkeras.layers.audio_frontend import AudioFrontend, log_mel_spectrogram, mel_filterbank, spec_augment
 from mmkeras.data.audio_files import convert_column, to_wav_bytes
 from mmkeras.data.audio_resample import resample_factors, resample_poly_segment, resampled_length
 from mmkeras.data.feature import Feature
@@ -31,7 +31,13 @@ def _head(data):
 
 
 def is_wav_bytes(data):
-    """Scalar bool tensor: do the bytes start like a RIFF/WAVE file?"""
+    """Scalar bool tensor: do the bytes start like a RIFF/WAVE file?
+
+    Example:
+
+    >>> bool(is_wav_bytes(tf.audio.encode_wav(tf.zeros([8, 1]), 8000))), bool(is_wav_bytes(b"ID3 mp3"))
+    (True, False)
+    """
     head = _head(data)
     return tf.logical_and(tf.strings.substr(head, 0, 4) == b"RIFF", tf.strings.substr(head, 8, 4) == b"WAVE")
 
@@ -41,6 +47,11 @@ def is_pcm16_wav(data):
 
     `tf.audio.decode_wav` reads 16-bit PCM only; this check lets the error
     name the file. (A file with other chunks first is left to the decoder.)
+
+    Example:
+
+    >>> bool(is_pcm16_wav(tf.audio.encode_wav(tf.zeros([8, 1]), 8000)))
+    True
     """
     head = _head(data)
     pcm16 = tf.logical_and(tf.strings.substr(head, 20, 2) == b"\x01\x00", tf.strings.substr(head, 34, 2) == b"\x10\x00")
@@ -64,7 +75,13 @@ def _window(length, num_samples, crop, training):
 
 
 def normalize_wave(wave, normalize):
-    """`peak`: largest |sample| 1; `rms`: root mean square 0.1 (-20 dBFS); `none`; silence stays 0."""
+    """`peak`: largest |sample| 1; `rms`: root mean square 0.1 (-20 dBFS); `none`; silence stays 0.
+
+    Example:
+
+    >>> normalize_wave(tf.constant([0.1, -0.5]), "peak").numpy()
+    array([ 0.2, -1. ], dtype=float32)
+    """
     if normalize == "none":
         return wave
     if normalize == "peak":
@@ -119,7 +136,41 @@ def decode_wav(data, *, sample_rate, num_samples, crop="start", context="", resa
             name="check_wav_format")
     with tf.control_dependencies([check]):
         audio, rate = tf.audio.decode_wav(data)
-    wave = tf.reduce_mean(audio, axis=-1)
+    return prepare_wave(audio, rate, sample_rate=sample_rate, num_samples=num_samples, crop=crop, context=context,
+                        resample=resample, normalize=normalize, training=training)
+
+
+def prepare_wave(samples, rate, *, sample_rate, num_samples, crop="start", context="", resample=False,
+                 normalize="none", training=False):
+    """Decoded samples `[n]` or `[n, channels]` at `rate` Hz -> the waveform `decode_wav` gives for them.
+
+    `decode_wav` runs it on the decoded file; audio tensors (a TFDS
+    `Audio`) go through it directly, so both give the same values.
+    Integer samples are 16-bit values, scaled by 1/32768 as
+    `tf.audio.decode_wav` scales them; float samples are used as they are.
+    Channels are averaged, then the clip is checked or resampled, cropped or
+    padded and normalised as `decode_wav` says.
+
+    Args:
+        samples: `[n]` or `[n, channels]` integer or float samples.
+        rate: their sample rate (int or scalar tensor).
+        sample_rate, num_samples, crop, context, resample, normalize, training: as for `decode_wav`.
+
+    Returns:
+        float32 tensor of shape `[num_samples]`.
+
+    Example:
+
+    >>> samples = tf.constant([0, 16384, -16384, 8192], tf.int16)
+    >>> wav = mmkeras.data.sources.tfds.features.wav_bytes(samples.numpy(), 8000)
+    >>> from_tensor = prepare_wave(samples, 8000, sample_rate=8000, num_samples=6)
+    >>> bool(tf.reduce_all(from_tensor == decode_wav(wav, sample_rate=8000, num_samples=6)))
+    True
+    """
+    samples, rate = tf.convert_to_tensor(samples), tf.cast(rate, tf.int32)
+    if samples.dtype.is_integer:
+        samples = tf.cast(samples, tf.float32) / 32768.0
+    wave = samples if samples.shape.rank == 1 else tf.reduce_mean(samples, axis=-1)
     length = tf.shape(wave)[0]
     if not resample:
         check = tf.debugging.Assert(
@@ -152,6 +203,13 @@ class AudioFeature(Feature):
     clips of) the training split; in training it then applies the spec's
     SpecAugment masks. Files that `tf.audio.decode_wav` cannot read are
     converted to WAV once when the table is read (`resolve`).
+
+    Example:
+
+    >>> feature = pre.features["sound"]
+    >>> wave = feature.decode(tf.io.read_file(os.path.join(data_dir, splits["train"]["audio_path"].iloc[0])))
+    >>> tuple(wave.shape), tuple(feature.transform(wave[None]).shape)
+    ((4000,), (1, 63, 32))
     """
 
     raw_dtype = tf.string
@@ -188,6 +246,25 @@ class AudioFeature(Feature):
         s = self.spec
         return decode_wav(data, sample_rate=s.sample_rate, num_samples=s.num_samples, crop=s.crop,
                           context=context, resample=s.resample, normalize=s.normalize, training=training)
+
+    def decode_tensor(self, samples, context="", training=False, *, rate=None):
+        """Audio samples (e.g. a TFDS `Audio`: int16/int64 or float, `[n]` or `[n, c]`) -> what `decode` gives.
+
+        Args:
+            samples: the clip's samples (integers are 16-bit values).
+            context: names the example in errors.
+            training: allows the random crop.
+            rate: their sample rate (default the spec's `sample_rate`).
+
+        Example:
+
+        >>> AudioFeature(spec.inputs["sound"]).decode_tensor(tf.zeros([100], tf.int16)).shape
+        TensorShape([4000])
+        """
+        s = self.spec
+        return prepare_wave(samples, s.sample_rate if rate is None else rate, sample_rate=s.sample_rate,
+                            num_samples=s.num_samples, crop=s.crop, context=context, resample=s.resample,
+                            normalize=s.normalize, training=training)
 
     def features(self, waveforms):
         """Un-standardised features (e.g. log-mel in dB) for a batch of waveforms."""

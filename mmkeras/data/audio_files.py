@@ -28,6 +28,11 @@ def is_pcm16_wav_header(head):
 
     Chunks before `fmt ` (JUNK, LIST, bext...) are skipped, as
     `tf.audio.decode_wav` does.
+
+    Example:
+
+    >>> is_pcm16_wav_header(tf.audio.encode_wav(tf.zeros([8, 1]), 8000).numpy()[:44])
+    True
     """
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return False
@@ -42,7 +47,13 @@ def is_pcm16_wav_header(head):
 
 
 def cache_dir():
-    """The folder for converted files: `$MMKERAS_AUDIO_CACHE` or `<tmp>/mmkeras-audio-<user>`."""
+    """The folder for converted files: `$MMKERAS_AUDIO_CACHE` or `<tmp>/mmkeras-audio-<user>`.
+
+    Example:
+
+    >>> os.path.isdir(cache_dir())
+    True
+    """
     folder = os.environ.get("MMKERAS_AUDIO_CACHE")
     if not folder:
         try:
@@ -68,7 +79,10 @@ def to_wav_bytes(source):
 
     Example:
 
-    >>> serve(speech=tf.constant([to_wav_bytes("clip.flac")]))
+    >>> import soundfile
+    >>> soundfile.write(os.path.join(tmp_dir, "tone.flac"), np.zeros(800, "float32"), 8000)
+    >>> to_wav_bytes(os.path.join(tmp_dir, "tone.flac"))[:4]   # serve(sound=tf.constant([...])) takes these bytes
+    b'RIFF'
     """
     import soundfile
 
@@ -85,7 +99,16 @@ def to_wav_bytes(source):
 
 
 def converted_path(path, folder=None):
-    """The cached 16-bit PCM WAV for `path`, written on first use."""
+    """The cached 16-bit PCM WAV for `path`, written on first use.
+
+    Example:
+
+    >>> import soundfile
+    >>> soundfile.write(os.path.join(tmp_dir, "a.flac"), np.zeros(800, "float32"), 8000)
+    >>> wav = converted_path(os.path.join(tmp_dir, "a.flac"), folder=tmp_dir)
+    >>> wav.endswith(".wav"), converted_path(os.path.join(tmp_dir, "a.flac"), folder=tmp_dir) == wav   # cached
+    (True, True)
+    """
     stat = os.stat(path)
     key = hashlib.sha1(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
     target = os.path.join(folder or cache_dir(), f"{key}.wav")
@@ -111,6 +134,13 @@ def convert_column(paths, converted, *, table="", column_name=""):
 
     Raises:
         DataError: naming row, column and file, for a file soundfile cannot read.
+
+    Example:
+
+    >>> paths = np.array([os.path.join(data_dir, p) for p in splits["train"]["audio_path"][:2]], object)
+    >>> converted = {}
+    >>> bool((convert_column(paths, converted) == paths).all()), converted   # WAV files stay as they are
+    (True, {})
     """
     out = np.array(paths, dtype=object)
     folder = None

@@ -16,14 +16,26 @@ KAISER_BETA = 5.0
 
 
 def resample_factors(rate, target):
-    """`(up, down)`, int64 scalars: `target / rate` in lowest terms (rates are positive)."""
+    """`(up, down)`, int64 scalars: `target / rate` in lowest terms (rates are positive).
+
+    Example:
+
+    >>> [int(f) for f in resample_factors(44100, 16000)]
+    [160, 441]
+    """
     rate, target = tf.cast(rate, tf.int64), tf.cast(target, tf.int64)
     gcd, _ = tf.while_loop(lambda a, b: b > 0, lambda a, b: (b, a % b), (rate, target))
     return target // gcd, rate // gcd
 
 
 def resampled_length(length, up, down):
-    """`ceil(length * up / down)`: samples `resample_poly` returns."""
+    """`ceil(length * up / down)`: samples `resample_poly` returns.
+
+    Example:
+
+    >>> int(resampled_length(44100, 160, 441))   # one second at 44.1 kHz -> 16 kHz
+    16000
+    """
     length = tf.cast(length, tf.int64)
     return (length * up + down - 1) // down
 
@@ -34,6 +46,11 @@ def polyphase_filter(up, down):
     `firwin` with a Kaiser window (beta 5), normalised to unit sum, computed
     in float64, cast to float32 and multiplied by `up`, as scipy does for
     float32 input.
+
+    Example:
+
+    >>> tuple(polyphase_filter(tf.constant(2, "int64"), tf.constant(3, "int64")).shape)
+    (61,)
     """
     max_rate = tf.maximum(up, down)
     half_len = 10 * max_rate

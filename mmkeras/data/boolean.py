@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from mmkeras.data.feature import Feature
 from mmkeras.data.paths import row_error
-from mmkeras.data.sources.table import as_strings
+from mmkeras.data.columns import as_strings
 
 TRUE = ("true", "t", "yes", "y", "1")
 FALSE = ("false", "f", "no", "n", "0")
@@ -27,7 +27,9 @@ class BooleanFeature(Feature):
 
     Example:
 
-    >>> BooleanFeature(spec).transform(tf.constant(["Yes", "0", ""])).numpy()
+    >>> ok = mmkeras.load_spec({"spec_version": 1, "name": "b", "inputs": {"ok": {"type": "boolean", "column": "ok"}},
+    ...                         "outputs": {"y": {"type": "binary", "column": "y"}}}).inputs["ok"]
+    >>> BooleanFeature(ok).transform(tf.constant(["Yes", "0", ""])).numpy()
     array([[1., 0.], [0., 0.], [0., 1.]], dtype=float32)
     """
 

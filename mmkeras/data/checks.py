@@ -13,6 +13,17 @@ def find_bad_file(preprocessor, df, *, root=None, table=""):
     """Decodes every file of `df` eagerly and returns a message for the first that fails, or None.
 
     Slow (one file at a time); used only after the pipeline reported a decode error.
+
+    Args:
+        preprocessor: an adapted Preprocessor (its file inputs are decoded).
+        df: the rows whose files to decode.
+        root: folder for relative file paths (default: the spec's data root).
+        table: the table's name in the message.
+
+    Example:
+
+    >>> print(find_bad_file(pre, splits["test"], table="test split"))
+    None
     """
     raw = preprocessor.raw_columns(df, root=root, table=table)
     for name, feature in preprocessor.features.items():
@@ -35,6 +46,21 @@ def explain_op_error(error, preprocessor=None, tables=(), *, root=None):
     messages; for other decode failures (e.g. a truncated file with a valid
     header) the files of `tables` (pairs of name and DataFrame, paths relative
     to `root`) are decoded one by one to find the culprit.
+
+    Args:
+        error: a `tf.errors.OpError` from iterating a dataset.
+        preprocessor: the Preprocessor the dataset was built with (None: read the message only).
+        tables: pairs (name, DataFrame) of the rows the dataset read.
+        root: folder for relative file paths (default: the spec's data root).
+
+    Returns:
+        A `DataError` to raise.
+
+    Example:
+
+    >>> message = "assertion failed: [row 4 of test split, column 'image_path', file a.png:] [not a PNG]"
+    >>> print(explain_op_error(tf.errors.InvalidArgumentError(None, None, message)))
+    row 4 of test split, column 'image_path', file a.png: not a PNG
     """
     message = getattr(error, "message", str(error)).replace("\\'", "'")
     match = _ASSERTION.search(message)

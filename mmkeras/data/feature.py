@@ -2,6 +2,9 @@
 
 import tensorflow as tf
 
+from mmkeras.data.columns import as_strings
+from mmkeras.data.paths import resolve_file_paths
+
 
 class Feature:
     """Preprocessing of one input, adapted on the training split.
@@ -24,6 +27,12 @@ class Feature:
         is_file: the table column holds file paths, read as bytes.
         shape, dtype: the model input per example.
         decoded_shape: per-example shape after `decode` (file inputs).
+
+    Example:
+
+    >>> feature = Feature(spec.inputs["caption"])   # the base class: values pass through unchanged
+    >>> feature.resolve(pd.Series(["a cat", None]), root=data_dir), feature.transform(tf.constant(["x"])).numpy()
+    (array(['a cat', ''], dtype=object), array([b'x'], dtype=object))
     """
 
     raw_dtype = tf.string
@@ -52,9 +61,6 @@ class Feature:
         column and path); other inputs: strings (`as_strings`). Features with
         other raw values (numbers, lists of frames) override this.
         """
-        from mmkeras.data.paths import resolve_file_paths
-        from mmkeras.data.sources.table import as_strings
-
         if self.is_file:
             return resolve_file_paths(column, root=root, table=table, column_name=self.spec.column,
                                       kind=self.spec.type)

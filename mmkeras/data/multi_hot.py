@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmkeras.data.feature import Feature
-from mmkeras.data.tabular import frequent_values
+from mmkeras.data.tabular import training_vocabulary
 
 
 def split_values(strings, separator):
@@ -32,7 +32,9 @@ class MultiHotFeature(Feature):
 
     Example:
 
-    >>> f = MultiHotFeature(spec).adapt(np.array(["a,b", "b", "c, b"], object))
+    >>> tags = mmkeras.load_spec({"spec_version": 1, "name": "m", "inputs": {"tags": {"type": "multi_hot", "column": "t"}},
+    ...                           "outputs": {"y": {"type": "binary", "column": "y"}}}).inputs["tags"]
+    >>> f = MultiHotFeature(tags).adapt(np.array(["a,b", "b", "c, b"], object))
     >>> f.transform(tf.constant(["b, zebra"])).numpy()    # vocabulary [OOV, b, a, c]
     array([[1., 1., 0., 0.]], dtype=float32)
     """
@@ -67,11 +69,7 @@ class MultiHotFeature(Feature):
         strings = tf.constant(np.asarray(column_values, dtype=object).astype(str), tf.string)
         values = split_values(strings, s.separator).flat_values.numpy().astype(object)
         values = np.array([v.decode("utf-8") for v in values], dtype=object)
-        vocabulary = frequent_values(values, min_frequency=s.min_frequency, max_tokens=s.max_tokens)
-        if not vocabulary:
-            raise ValueError(f"Input {s.name!r} (column {s.column!r}) has no value seen at least "
-                             f"{s.min_frequency} time(s) in the training split.")
-        self.layer = self._make_layer(vocabulary)
+        self.layer = self._make_layer(training_vocabulary(s, values))
         return self
 
     def transform(self, batch, training=False):

@@ -5,16 +5,28 @@ import os
 import numpy as np
 
 from mmkeras.errors import DataError
-from mmkeras.data.sources.table import as_strings
+from mmkeras.data.columns import as_strings
 
 
 def row_error(row, table, column, message):
-    """A DataError that starts like every table error: "Row R of T, column 'C': ..."."""
+    """A DataError that starts like every table error: "Row R of T, column 'C': ...".
+
+    Example:
+
+    >>> str(row_error(3, "train.csv", "image_path", "file not found: a.png"))
+    "Row 3 of train.csv, column 'image_path': file not found: a.png"
+    """
     return DataError(f"Row {row} of {table or 'the table'}, column {column!r}: {message}")
 
 
 def absolute_path(value, root):
-    """`value` itself when absolute, else joined to `root`."""
+    """`value` itself when absolute, else joined to `root`.
+
+    Example:
+
+    >>> absolute_path("a.png", "/data"), absolute_path("/x/b.png", "/data")
+    ('/data/a.png', '/x/b.png')
+    """
     return value if os.path.isabs(value) else os.path.join(root, value)
 
 
@@ -39,7 +51,9 @@ def resolve_file_paths(column, *, root, table="", column_name="", kind="file"):
 
     Example:
 
-    >>> resolve_file_paths(df["image_path"], root="data", table="train.csv", column_name="image_path")
+    >>> paths = resolve_file_paths(splits["train"]["image_path"], root=data_dir, column_name="image_path")
+    >>> all(os.path.isabs(path) and os.path.isfile(path) for path in paths)
+    True
     """
     values = np.array([v.strip() for v in as_strings(column)], dtype=object)
     paths = np.array([absolute_path(v, root) if v else "" for v in values], dtype=object)

@@ -9,10 +9,11 @@ import tensorflow as tf
 from mmkeras.data.audio import AudioFeature
 from mmkeras.data.boolean import BooleanFeature
 from mmkeras.errors import DataError
+from mmkeras.progress import track
 from mmkeras.data.image import ImageFeature
 from mmkeras.data.multi_hot import MultiHotFeature
 from mmkeras.data.presence import PRESENCE, decode_or_zeros, presence_matrix
-from mmkeras.data.sources.table import check_columns, data_root
+from mmkeras.data.columns import check_columns, data_root
 from mmkeras.data.tabular import CategoricalFeature, NumericFeature
 from mmkeras.data.targets import make_target
 from mmkeras.data.text import TextFeature
@@ -45,7 +46,7 @@ class Preprocessor:
 
     Example:
 
-    >>> pre = mmkeras.Preprocessor(spec).adapt(train_df)
+    >>> pre = mmkeras.Preprocessor(spec).adapt(splits["train"])
     >>> pre.features["caption"].vocabulary_size > 2
     True
     """
@@ -58,13 +59,27 @@ class Preprocessor:
 
     # -- adapting ---------------------------------------------------------
     def adapt(self, train_df, *, root=None):
-        """Learns vocabularies, statistics and class tables from the training rows; returns self."""
+        """Learns vocabularies, statistics and class tables from the training rows; returns self.
+
+        Args:
+            train_df: the train split, with every input and output column.
+            root: folder for relative file paths (default: the spec's data root).
+
+        Raises:
+            DataError: an empty table, a missing column, a bad value or file.
+
+        Example:
+
+        >>> mmkeras.Preprocessor(spec).adapt(splits["train"]).targets["label"].classes[:2]
+        ['circle-high-animal', 'circle-high-vehicle']
+        """
         if len(train_df) == 0:
             raise DataError("Cannot adapt on an empty training table.")
         columns = [i.column for i in self.spec.inputs.values()] + [o.column for o in self.spec.outputs.values()]
         check_columns(train_df, columns, "the training table")
         raw = self.raw_columns(train_df, root=root)
-        for name, feature in self.features.items():
+        label = f"adapt the preprocessor on {len(train_df)} train rows"
+        for name, feature in track(self.features.items(), len(self.features), label, unit="inputs"):
             dataset = None
             if feature.is_file:
                 paths = tf.data.Dataset.from_tensor_slices((raw[name], self.contexts(train_df, name, raw[name])))
@@ -85,6 +100,12 @@ class Preprocessor:
         absolute paths (checked to exist), numeric columns float32 (NaN
         kept), most others strings. Bad values raise a DataError naming
         row, column and value.
+
+        Example:
+
+        >>> raw = pre.raw_columns(splits["test"])
+        >>> sorted(raw), raw["reading"].dtype
+        (['caption', 'colour', 'picture', 'reading', 'sound'], dtype('float32'))
         """
         check_columns(df, [i.column for i in self.spec.inputs.values()], table)
         root = root or data_root(self.spec)
@@ -92,7 +113,14 @@ class Preprocessor:
                 for name, spec in self.spec.inputs.items()}
 
     def contexts(self, df, name, paths, table=""):
-        """Per-row strings naming row, column and file, used in decode errors."""
+        """Per-row strings naming row, column and file, used in decode errors.
+
+        Example:
+
+        >>> df = splits["test"]
+        >>> pre.contexts(df, "picture", pre.raw_columns(df)["picture"], "test split")[0]
+        "row 0 of test split, column 'image_path', file ...png"
+        """
         column = self.spec.inputs[name].column
         where = f" of {table}" if table else ""
         describe = self.features[name].describe
@@ -105,6 +133,14 @@ class Preprocessor:
 
         `training=True` enables per-example random steps (e.g. random crops);
         serving and evaluation always use `training=False`.
+
+        Example:
+
+        >>> raw = {n: v[0] for n, v in pre.raw_columns(splits["test"]).items()}
+        >>> raw["picture"] = tf.io.read_file(raw["picture"])
+        >>> raw["sound"] = tf.io.read_file(raw["sound"])
+        >>> pre.decode_example(raw)["picture"].shape
+        TensorShape([32, 32, 3])
         """
         contexts = contexts or {}
         out = {n: decode_or_zeros(f, raw[n], contexts.get(n, f"input '{n}'"), training=training)
@@ -117,6 +153,14 @@ class Preprocessor:
         """A batch: {input: decoded batch} -> {input: model-ready batch}.
 
         `training=True` enables augmentation (only ever in the training pipeline).
+
+        Example:
+
+        >>> decoded = {"caption": tf.constant(["a red bird", ""]), "reading": tf.constant([1.0, np.nan]),
+        ...            "colour": tf.constant(["red", ""]), "picture": tf.zeros([2, 32, 32, 3]),
+        ...            "sound": tf.zeros([2, 4000])}
+        >>> pre.transform_batch(decoded)["caption"].shape
+        TensorShape([2, 12])
         """
         out = {n: f.transform(decoded[n], training=training) for n, f in self.features.items()}
         if PRESENCE in decoded:
@@ -124,7 +168,13 @@ class Preprocessor:
         return out
 
     def raw_signature(self):
-        """TensorSpecs of the raw serving inputs, one `[batch]` tensor per input."""
+        """TensorSpecs of the raw serving inputs, one `[batch]` tensor per input.
+
+        Example:
+
+        >>> pre.raw_signature()["reading"]
+        TensorSpec(shape=(None,), dtype=tf.float32, name='reading')
+        """
         return {n: tf.TensorSpec([None], f.raw_dtype, name=n) for n, f in self.features.items()}
 
     def __call__(self, raw_batch):
@@ -132,6 +182,15 @@ class Preprocessor:
 
         Empty bytes / strings and NaN are missing inputs: presence 0, and file
         inputs are not decoded (zeros instead).
+
+        Example:
+
+        >>> df = splits["test"][:2]
+        >>> raw = {n: np.array(v) for n, v in pre.raw_columns(df).items()}
+        >>> raw["picture"] = np.array([b"", open(raw["picture"][1], "rb").read()], dtype=object)
+        >>> raw["sound"] = np.array([b"", b""], dtype=object)
+        >>> pre(raw)["_presence"].numpy().tolist()
+        [[0.0, 0.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0, 1.0]]
         """
         decoded = {}
         for name, feature in self.features.items():
@@ -145,13 +204,27 @@ class Preprocessor:
 
     # -- saving ----------------------------------------------------------------
     def get_state(self):
+        """The adapted state as JSON-ready dicts: {"features": {input: state}, "targets": {output: state}}.
+
+        Example:
+
+        >>> sorted(pre.get_state()["features"])
+        ['caption', 'colour', 'picture', 'reading', 'sound']
+        """
         return {
             "features": {n: f.get_state() for n, f in self.features.items()},
             "targets": {n: t.get_state() for n, t in self.targets.items()},
         }
 
     def save(self, directory):
-        """Writes the spec and the adapted state as JSON into `directory`."""
+        """Writes the spec and the adapted state as JSON into `directory` (`preprocessor.json`).
+
+        Example:
+
+        >>> pre.save(os.path.join(tmp_dir, "pre"))
+        >>> os.listdir(os.path.join(tmp_dir, "pre"))
+        ['preprocessor.json']
+        """
         os.makedirs(directory, exist_ok=True)
         payload = {"spec": self.spec.to_dict(), "state": self.get_state()}
         with open(os.path.join(directory, STATE_FILE), "w", encoding="utf-8") as f:
@@ -159,7 +232,14 @@ class Preprocessor:
 
     @classmethod
     def load(cls, directory, spec=None):
-        """Rebuilds an adapted Preprocessor saved with `save`."""
+        """Rebuilds an adapted Preprocessor saved with `save` (with `spec` instead of the saved one, when given).
+
+        Example:
+
+        >>> pre.save(os.path.join(tmp_dir, "pre"))
+        >>> Preprocessor.load(os.path.join(tmp_dir, "pre")).targets["label"].classes == pre.targets["label"].classes
+        True
+        """
         with open(os.path.join(directory, STATE_FILE), encoding="utf-8") as f:
             payload = json.load(f)
         pre = cls(spec if spec is not None else load_spec(payload["spec"], base_dir=directory))

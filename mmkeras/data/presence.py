@@ -16,17 +16,6 @@ import tensorflow as tf
 PRESENCE = "_presence"
 
 
-def presence_key():
-    """The name of the presence model input (`"_presence"`).
-
-    Example:
-
-    >>> inputs = next(iter(make_dataset(spec, df, pre)))[0]
-    >>> inputs[presence_key()].shape       # [batch, len(spec.inputs)]
-    """
-    return PRESENCE
-
-
 def is_missing_cell(value):
     """Python side: is a table cell missing (None, NaN, empty or blank string, empty bytes)?
 
@@ -77,7 +66,10 @@ def presence_matrix(features, raw_batch):
 
     Example:
 
-    >>> presence_matrix(pre.features, {"picture": tf.constant([b"\\x89PNG...", b""]), ...})
+    >>> raw = {"picture": [b"\\x89PNG", b""], "sound": [b"", b""], "caption": ["a bird", " "],
+    ...        "reading": [0.5, np.nan], "colour": ["red", ""]}
+    >>> presence_matrix(pre.features, raw).numpy().tolist()
+    [[1.0, 0.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]]
     """
     columns = []
     for name, feature in features.items():
@@ -91,7 +83,9 @@ def presence_vector(features, raw_example):
 
     Example:
 
-    >>> presence_vector(pre.features, {"picture": tf.constant("/data/a.png"), "reading": tf.constant(np.nan)})
+    >>> raw = {"picture": "/data/a.png", "sound": "", "caption": "a bird", "reading": np.nan, "colour": "red"}
+    >>> presence_vector(pre.features, raw).numpy().tolist()
+    [1.0, 0.0, 1.0, 0.0, 1.0]
     """
     return tf.stack([tf.cast(present(f, tf.convert_to_tensor(raw_example[n], f.raw_dtype)), tf.float32)
                      for n, f in features.items()])

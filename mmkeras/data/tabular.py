@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mmkeras.data.feature import Feature
 from mmkeras.data.paths import row_error
+from mmkeras.errors import DataError
 
 
 def frequent_values(values, *, min_frequency=1, max_tokens=None):
@@ -32,8 +33,32 @@ def frequent_values(values, *, min_frequency=1, max_tokens=None):
     return [str(uniques[i]) for i in order if counts[i] >= min_frequency][:max_tokens]
 
 
+def training_vocabulary(spec, values):
+    """`frequent_values` of a training column with the input's `min_frequency` and `max_tokens`.
+
+    Raises:
+        DataError: no value is frequent enough (naming the input and its column).
+
+    Example:
+
+    >>> training_vocabulary(spec.inputs["colour"], ["red", "blue", "red"])
+    ['red', 'blue']
+    """
+    vocabulary = frequent_values(values, min_frequency=spec.min_frequency, max_tokens=spec.max_tokens)
+    if not vocabulary:
+        raise DataError(f"Input {spec.name!r} (column {spec.column!r}) has no value seen at least "
+                        f"{spec.min_frequency} time(s) in the training split.")
+    return vocabulary
+
+
 def signed_log1p(x):
-    """sign(x) * log(1 + |x|): log1p for x >= 0, odd-symmetric below (TF or numpy)."""
+    """sign(x) * log(1 + |x|): log1p for x >= 0, odd-symmetric below (TF or numpy).
+
+    Example:
+
+    >>> signed_log1p(np.array([-1.0, 0.0, np.e - 1]))
+    array([-0.69314718,  0.        ,  1.        ])
+    """
     if isinstance(x, np.ndarray):
         return np.sign(x) * np.log1p(np.abs(x))
     return tf.sign(x) * tf.math.log1p(tf.abs(x))
@@ -59,7 +84,7 @@ class NumericFeature(Feature):
 
     Example:
 
-    >>> f = NumericFeature(spec).adapt(np.array([1.0, 3.0, np.nan]))
+    >>> f = NumericFeature(spec.inputs["reading"]).adapt(np.array([1.0, 3.0, np.nan]))
     >>> f.transform(tf.constant([np.nan, 3.0])).numpy()   # mean 2, std 1
     array([[0.], [1.]], dtype=float32)
     """
@@ -97,8 +122,8 @@ class NumericFeature(Feature):
         values = np.asarray(column_values, dtype=np.float64)
         finite = values[np.isfinite(values)]
         if finite.size == 0:
-            raise ValueError(f"Input {s.name!r} (column {s.column!r}) has no numeric "
-                             "value in the training split.")
+            raise DataError(f"Input {s.name!r} (column {s.column!r}) has no numeric "
+                            "value in the training split.")
         if s.clip is not None:
             finite = np.clip(finite, s.clip[0], s.clip[1])
         if s.impute == "constant":
@@ -158,6 +183,12 @@ class CategoricalFeature(Feature):
     `2`, `2.0` and `"2"` in a table are one category; at serving time send
     the string `"2"`. With `encoding: one_hot` the model input is a float32
     one-hot vector of size `vocabulary_size` instead of the index.
+
+    Example:
+
+    >>> f = CategoricalFeature(spec.inputs["colour"]).adapt(np.array(["red", "blue", "red"], object))
+    >>> f.transform(tf.constant(["red", "green", "blue"])).numpy().ravel()   # green: unseen, index 0
+    array([1, 0, 2])
     """
 
     raw_dtype = tf.string
@@ -188,12 +219,7 @@ class CategoricalFeature(Feature):
         return self.layer.vocabulary_size()
 
     def adapt(self, column_values, dataset=None):
-        s = self.spec
-        vocabulary = frequent_values(column_values, min_frequency=s.min_frequency, max_tokens=s.max_tokens)
-        if not vocabulary:
-            raise ValueError(f"Input {s.name!r} (column {s.column!r}) has no value seen at least "
-                             f"{s.min_frequency} time(s) in the training split.")
-        self.layer = self._make_layer(vocabulary)
+        self.layer = self._make_layer(training_vocabulary(self.spec, column_values))
         return self
 
     def decode(self, data, context="", training=False):

@@ -44,6 +44,11 @@ def fold_width(texts):
 
     Returns:
         A string tensor of the same shape.
+
+    Example:
+
+    >>> fold_width(tf.constant(["Ｈｅｌｌｏ２"])).numpy()[0].decode()
+    'Hello2'
     """
     codes = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
     folded = tf.ragged.map_flat_values(
@@ -52,7 +57,13 @@ def fold_width(texts):
 
 
 def lower(texts):
-    """Unicode lower-casing (after `fold_width`); "ÉCOLE" -> "école"."""
+    """Unicode lower-casing (after `fold_width`); "ÉCOLE" -> "école".
+
+    Example:
+
+    >>> lower(tf.constant(["ÉCOLE Ｈｉ"])).numpy()[0].decode()
+    'école hi'
+    """
     return tf.strings.lower(fold_width(texts), encoding="utf-8")
 
 
@@ -64,12 +75,24 @@ def _strip(texts):
 
 
 def strip_punctuation(texts):
-    """Removes Unicode punctuation and Keras' ASCII punctuation set (after `fold_width`)."""
+    """Removes Unicode punctuation and Keras' ASCII punctuation set (after `fold_width`).
+
+    Example:
+
+    >>> strip_punctuation(tf.constant(["Hi, 酒店很好！"])).numpy()[0].decode()
+    'Hi 酒店很好 '
+    """
     return _strip(fold_width(texts))
 
 
 def lower_and_strip_punctuation(texts):
-    """`lower`, then `strip_punctuation`; the default standardisation."""
+    """`lower`, then `strip_punctuation`; the default standardisation.
+
+    Example:
+
+    >>> lower_and_strip_punctuation(tf.constant(["ÉCOLE, 酒店!"])).numpy()[0].decode()
+    'école 酒店 '
+    """
     return _strip(lower(texts))
 
 
@@ -95,17 +118,35 @@ def standardizer(name):
 
 
 def split_whitespace(texts):
-    """`[batch]` strings -> ragged `[batch, None]` tokens, split on any Unicode whitespace."""
+    """`[batch]` strings -> ragged `[batch, None]` tokens, split on any Unicode whitespace.
+
+    Example:
+
+    >>> [token.decode() for token in split_whitespace(tf.constant(["hi 酒店很好 ok"])).to_list()[0]]
+    ['hi', '酒店很好', 'ok']
+    """
     return tf.strings.split(tf.strings.regex_replace(texts, WHITESPACE, " "))
 
 
 def split_cjk(texts):
-    """Each CJK character its own token, other runs split on whitespace."""
+    """Each CJK character its own token, other runs split on whitespace.
+
+    Example:
+
+    >>> [token.decode() for token in split_cjk(tf.constant(["hi 酒店很好 ok"])).to_list()[0]]
+    ['hi', '酒', '店', '很', '好', 'ok']
+    """
     return split_whitespace(tf.strings.regex_replace(texts, f"([{CJK_CLASS}])", r" \1 "))
 
 
 def split_characters(texts):
-    """Every non-whitespace character (code point) a token."""
+    """Every non-whitespace character (code point) a token.
+
+    Example:
+
+    >>> [token.decode() for token in split_characters(tf.constant(["hi 酒店很好 ok"])).to_list()[0]]
+    ['h', 'i', '酒', '店', '很', '好', 'o', 'k']
+    """
     chars = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
     return tf.ragged.boolean_mask(chars, tf.logical_not(tf.strings.regex_full_match(chars, WHITESPACE)))
 
@@ -126,6 +167,11 @@ def split_cjk_bigrams(texts):
     another of its run becomes the pair; the last character of a run is
     dropped (it is in the previous pair) unless the run has length one.
     Non-CJK tokens are kept as they are.
+
+    Example:
+
+    >>> [token.decode() for token in split_cjk_bigrams(tf.constant(["hi 酒店很好 ok"])).to_list()[0]]
+    ['hi', '酒店', '店很', '很好', 'ok']
     """
     words = split_whitespace(texts)                       # [batch, words]
     pieces = tf.strings.split(tf.strings.regex_replace(words.flat_values, f"([{CJK_CLASS}])", r" \1 "))

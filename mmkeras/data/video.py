@@ -20,7 +20,7 @@ import pandas as pd
 import tensorflow as tf
 
 from mmkeras.data.feature import Feature
-from mmkeras.data.image import decode_image
+from mmkeras.data.image import ImageFeature, decode_image, prepare_image
 from mmkeras.data.paths import absolute_path, row_error
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -37,7 +37,11 @@ def list_frames(folder):
 
     Example:
 
-    >>> list_frames("clips/jump_01")   # [".../frame_1.png", ".../frame_2.png", ..., ".../frame_10.png"]
+    >>> os.makedirs(os.path.join(tmp_dir, "jump"))
+    >>> for i in (1, 2, 10):
+    ...     tf.io.write_file(os.path.join(tmp_dir, "jump", f"frame_{i}.png"), tf.io.encode_png(tf.zeros([4, 4, 3], "uint8")))
+    >>> [os.path.basename(path) for path in list_frames(os.path.join(tmp_dir, "jump"))]
+    ['frame_1.png', 'frame_2.png', 'frame_10.png']
     """
     names = [n for n in os.listdir(folder)
              if n.lower().endswith(FRAME_EXTENSIONS) and os.path.isfile(os.path.join(folder, n))]
@@ -115,7 +119,11 @@ def resolve_clips(column, *, root, table="", column_name=""):
 
     Example:
 
-    >>> resolve_clips(df["frames"], root="data", table="train.csv", column_name="frames")
+    >>> os.makedirs(os.path.join(tmp_dir, "jump"))
+    >>> for i in (1, 2, 10):
+    ...     tf.io.write_file(os.path.join(tmp_dir, "jump", f"frame_{i}.png"), tf.io.encode_png(tf.zeros([4, 4, 3], "uint8")))
+    >>> [len(clip.split("\\x00")) for clip in resolve_clips(["jump", ""], root=tmp_dir)]   # a clip, a missing one
+    [3, 1]
     """
     out = []
     for row, cell in enumerate(pd.Series(column).tolist()):
@@ -130,7 +138,14 @@ def resolve_clips(column, *, root, table="", column_name=""):
 
 
 def read_clip(paths):
-    """A scalar string of NUL-joined frame paths (`resolve_clips`) -> the clip's serving string."""
+    """A scalar string of NUL-joined frame paths (`resolve_clips`) -> the clip's serving string.
+
+    Example:
+
+    >>> paths = [os.path.join(data_dir, p) for p in splits["train"]["image_path"][:2]]   # any images as frames
+    >>> tf.io.parse_tensor(read_clip("\\x00".join(paths)), tf.string).shape
+    TensorShape([2])
+    """
     def read(paths):
         paths = tf.strings.split(paths, _SEPARATOR)
         return tf.io.serialize_tensor(tf.map_fn(tf.io.read_file, paths, fn_output_signature=tf.string))
@@ -144,7 +159,12 @@ def read_clips(column, *, root, table="", column_name=""):
 
     Example:
 
-    >>> batch = {"clip": read_clips(df["frames"], root="data", column_name="frames")}
+    >>> os.makedirs(os.path.join(tmp_dir, "jump"))
+    >>> for i in (1, 2, 10):
+    ...     tf.io.write_file(os.path.join(tmp_dir, "jump", f"frame_{i}.png"), tf.io.encode_png(tf.zeros([4, 4, 3], "uint8")))
+    >>> clips = read_clips(pd.Series(["jump"]), root=tmp_dir, column_name="frames")
+    >>> tf.io.parse_tensor(clips[0], tf.string).shape   # the clip's three encoded frames
+    TensorShape([3])
     """
     return np.array([read_clip(v).numpy() for v in resolve_clips(column, root=root, table=table,
                                                                  column_name=column_name)], dtype=object)
@@ -155,8 +175,10 @@ def encode_frames(frames):
 
     Example:
 
-    >>> clip = encode_frames([open(p, "rb").read() for p in list_frames("clips/jump_01")])
-    >>> serve(clip=tf.constant([clip]))
+    >>> png = tf.io.encode_png(tf.zeros([4, 4, 3], "uint8")).numpy()
+    >>> clip = encode_frames([png, png])   # what an exported model's video input takes, one per clip
+    >>> tf.io.parse_tensor(clip, tf.string).shape
+    TensorShape([2])
     """
     return tf.io.serialize_tensor(tf.constant(list(frames), tf.string)).numpy()
 
@@ -170,6 +192,14 @@ class VideoFeature(Feature):
     docstring); `decode` samples `frames` of them (`sample_indices`: random
     offset in training only) and decodes each one like an image input
     (values in [0, 1], alpha flattened onto white, resized). Nothing to adapt.
+
+    Example:
+
+    >>> clip = mmkeras.specs.schema.VideoInputSpec(name="clip", type="video", column="c", frames=4, height=8, width=8,
+    ...                                         encoder=mmkeras.specs.schema.EncoderSpec(type="frames_cnn"))
+    >>> paths = "\\x00".join(os.path.join(data_dir, p) for p in splits["train"]["image_path"][:2])
+    >>> tuple(VideoFeature(clip).decode(VideoFeature(clip).read(paths)).shape)   # 2 frames sampled up to 4
+    (4, 8, 8, 3)
     """
 
     raw_dtype = tf.string
@@ -181,6 +211,19 @@ class VideoFeature(Feature):
         self.shape = (spec.frames, spec.height, spec.width, spec.channels)
         self.decoded_shape = self.shape
         self.dtype = "float32"
+
+    def frame_feature(self, encoder_type, options=None):
+        """The `ImageFeature` of one frame (its spec: `spec.frame_spec`), for the frame encoder.
+
+        Example:
+
+        >>> clip = mmkeras.load_spec({"spec_version": 1, "name": "v",
+        ...     "inputs": {"clip": {"type": "video", "column": "frames", "height": 8, "width": 8}},
+        ...     "outputs": {"y": {"type": "binary", "column": "y"}}}).inputs["clip"]
+        >>> tuple(VideoFeature(clip).frame_feature("cnn").shape)
+        (8, 8, 3)
+        """
+        return ImageFeature(self.spec.frame_spec(encoder_type, options))
 
     def resolve(self, column, *, root, table=""):
         """Column -> one string per clip: its absolute frame paths joined by NUL (`resolve_clips`)."""
@@ -199,15 +242,44 @@ class VideoFeature(Feature):
     def decode(self, data, context="", training=False):
         s = self.spec
         frames = tf.reshape(tf.io.parse_tensor(data, tf.string), [-1])
-        count = tf.size(frames)
+        return self._sampled(frames, context, training, lambda frame, where: decode_image(
+            frame, height=s.height, width=s.width, channels=s.channels, context=where))
+
+    def decode_tensor(self, frames, context="", training=False, *, decode_frame=None):
+        """A clip's frames as a tensor -> what `decode` gives for the same frame files.
+
+        Args:
+            frames: `[M, h, w, c]` decoded frames, or `[M]` encoded frames
+                with `decode_frame` (a TFDS `Video` read with
+                `SkipDecoding`: only the sampled frames are decoded).
+            context: names the example in errors.
+            training: random frame offset.
+            decode_frame: one encoded frame -> its `[h, w, c]` pixels.
+
+        Example:
+
+        >>> clip = mmkeras.load_spec({"spec_version": 1, "name": "v",
+        ...     "inputs": {"clip": {"type": "video", "column": "frames", "height": 8, "width": 8, "frames": 2}},
+        ...     "outputs": {"y": {"type": "binary", "column": "y"}}}).inputs["clip"]
+        >>> VideoFeature(clip).decode_tensor(tf.zeros([5, 4, 4, 3], tf.uint8)).shape
+        TensorShape([2, 8, 8, 3])
+        """
+        s = self.spec
+        decode_frame = decode_frame or (lambda frame: frame)
+        return self._sampled(frames, context, training, lambda frame, where: prepare_image(
+            decode_frame(frame), height=s.height, width=s.width, channels=s.channels))
+
+    def _sampled(self, frames, context, training, decode):
+        """`spec.frames` of the `[M, ...]` frames (`sample_indices`), each through `decode(frame, context)`, stacked."""
+        s = self.spec
+        count = tf.shape(frames)[0]
         check = tf.debugging.Assert(count > 0, ["A video has no frames:", context], name="check_frames")
         with tf.control_dependencies([check]):
             index = sample_indices(count, s.frames, training)
         images = []
         for i in range(s.frames):
             where = tf.strings.join([context, ", frame ", tf.strings.as_string(index[i])])
-            images.append(decode_image(frames[index[i]], height=s.height, width=s.width,
-                                       channels=s.channels, context=where))
+            images.append(decode(frames[index[i]], where))
         return tf.stack(images)
 
     def transform(self, batch, training=False):

@@ -247,6 +247,5 @@ def demo_spec_dict(manifest_path):
         },
         "fusion": {"type": "concat", "hidden_units": [64], "dropout": 0.1},
         "outputs": {"label": {"type": "classification", "column": "label"}},
-        "training": {"epochs": 12, "batch_size": 32, "learning_rate": 0.003,
-                     "jit_compile": True, "seed": 0},
+        "training": {"epochs": 12, "batch_size": 32, "learning_rate": 0.003, "seed": 0},
     }

@@ -11,6 +11,8 @@ All compile with XLA.
 import keras
 
 from mmkeras.encoders.registry import register_encoder
+from mmkeras.errors import SpecError
+from mmkeras.layers import recurrent
 
 # Batch-norm statistics that settle within a few hundred steps: with Keras'
 # default 0.99 a short run (av_digits, 3 epochs: ~100 steps) evaluates with
@@ -29,10 +31,18 @@ def _is_waveform(spec):
 
 @register_encoder("audio", "cnn")
 def cnn(x, spec, feature, *, filters=(16, 32, 64), kernel_size=3, dense_units=128, dropout=0.0):
-    """2D Conv-ReLU-MaxPool blocks over the spectrogram (time x bands), then Flatten and a dense layer."""
+    """2D Conv-ReLU-MaxPool blocks over the spectrogram (time x bands), then Flatten and a dense layer.
+
+    Example:
+
+    >>> feature = pre.features["sound"]
+    >>> x = keras.Input(feature.shape, dtype=feature.dtype)
+    >>> tuple(cnn(x, spec.inputs["sound"], feature, filters=[4], dense_units=8).shape)
+    (None, 8)
+    """
     if _is_waveform(spec):
-        raise ValueError(f"inputs.{spec.name}: the audio encoder 'cnn' is 2D over a spectrogram; "
-                         "features: waveform needs cnn1d or crnn")
+        raise SpecError(f"inputs.{spec.name}: the audio encoder 'cnn' is 2D over a spectrogram; "
+                        "features: waveform needs cnn1d or crnn")
     height, width = feature.shape
     x = keras.layers.Reshape((height, width, 1), name="add_channel")(x)
     for i, f in enumerate(filters):
@@ -71,6 +81,13 @@ def cnn1d(x, spec, feature, *, filters=(32, 64, 128), kernel_size=3, first_kerne
     Spectral features: the bands are the channels, `first_kernel_size`
     defaults to `kernel_size`, `first_stride` to 1 and `pool_size` to 2.
     Waveforms (`[samples, 1]`): 80, 4 and 4 (the M5 network).
+
+    Example:
+
+    >>> feature = pre.features["sound"]
+    >>> x = keras.Input(feature.shape, dtype=feature.dtype)
+    >>> tuple(cnn1d(x, spec.inputs["sound"], feature, filters=[4], dense_units=8).shape)
+    (None, 8)
     """
     x = _conv1d_blocks(x, spec, filters, kernel_size, first_kernel_size, first_stride, pool_size)
     x = keras.layers.GlobalAveragePooling1D(name="average")(x)
@@ -87,6 +104,13 @@ def crnn(x, spec, feature, *, filters=(32, 64), kernel_size=3, gru_units=64, bid
     and channels of each remaining frame flattened into one vector per step.
     Waveforms: the `cnn1d` blocks (a wide strided first layer, pooling by 4).
     `bidirectional` runs a second GRU backwards (outputs concatenated).
+
+    Example:
+
+    >>> feature = pre.features["sound"]
+    >>> x = keras.Input(feature.shape, dtype=feature.dtype)
+    >>> tuple(crnn(x, spec.inputs["sound"], feature, filters=[4], gru_units=4, bidirectional=True).shape)
+    (None, 8)
     """
     if _is_waveform(spec):
         x = _conv1d_blocks(x, spec, filters, kernel_size, None, None, None)
@@ -101,7 +125,8 @@ def crnn(x, spec, feature, *, filters=(32, 64), kernel_size=3, gru_units=64, bid
         x = keras.layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="frames")(x)
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
-    gru = keras.layers.GRU(int(gru_units), return_sequences=True, name="gru")
+    # cuDNN kernels cannot be XLA-compiled: on a GPU Keras would mark the model not jit-compilable.
+    gru = keras.layers.GRU(int(gru_units), return_sequences=True, use_cudnn=False, name="gru")
     if bidirectional:
-        gru = keras.layers.Bidirectional(gru, name="bigru")
+        gru = recurrent.bidirectional(gru, name="bigru")
     return keras.layers.GlobalAveragePooling1D(name="average")(gru(x))

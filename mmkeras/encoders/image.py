@@ -7,25 +7,40 @@ as is.
 import keras
 
 from mmkeras.encoders.registry import register_encoder
+from mmkeras.errors import SpecError
 
 POOLINGS = ("max", "average", "none")
 GLOBAL_POOLINGS = ("flatten", "average", "max")
 
 
 def check_choice(spec, option, value, choices):
-    """Raises a ValueError naming the input, the option, the value and what is allowed."""
+    """Raises a SpecError naming the input, the option, the value and what is allowed.
+
+    Example:
+
+    >>> check_choice(spec.inputs["picture"], "pooling", "min", ("avg", "max"))
+    Traceback (most recent call last):
+    ...
+    mmkeras.errors.SpecError: Input 'picture': encoder option pooling='min' is not one of avg, max
+    """
     if value not in choices:
-        raise ValueError(f"Input {spec.name!r}: encoder option {option}={value!r} is not one of "
-                         f"{', '.join(map(str, choices))}")
+        raise SpecError(f"Input {spec.name!r}: encoder option {option}={value!r} is not one of "
+                        f"{', '.join(map(str, choices))}")
 
 
 def check_units(spec, option, values, *, allow_empty=False):
-    """`values` (an int or a list of ints) -> a tuple of positive ints, or a ValueError."""
+    """`values` (an int or a list of ints) -> a tuple of positive ints, or a SpecError.
+
+    Example:
+
+    >>> check_units(spec.inputs["picture"], "filters", 16), check_units(spec.inputs["picture"], "filters", [8, 16])
+    ((16,), (8, 16))
+    """
     values = (values,) if isinstance(values, int) else tuple(values or ())
     if (not values and not allow_empty) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                                    for v in values):
-        raise ValueError(f"Input {spec.name!r}: encoder option {option}={list(values)!r} is not a "
-                         f"{'' if allow_empty else 'non-empty '}list of positive integers")
+        raise SpecError(f"Input {spec.name!r}: encoder option {option}={list(values)!r} is not a "
+                        f"{'' if allow_empty else 'non-empty '}list of positive integers")
     return values
 
 
@@ -57,8 +72,11 @@ def cnn(x, spec, feature, *, filters=(32, 64), convs_per_block=1, kernel_size=3,
 
     Example:
 
-    >>> # encoder: {type: cnn, filters: [16, 32, 64], convs_per_block: 2, batch_norm: true,
-    >>> #           global_pooling: average, dense_units: 64}
+    >>> x = keras.Input(pre.features["picture"].shape)   # encoder: {type: cnn, filters: [4, 8], ...}
+    >>> encoded = cnn(x, spec.inputs["picture"], pre.features["picture"], filters=[4, 8], convs_per_block=2,
+    ...               batch_norm=True, global_pooling="average", dense_units=8)
+    >>> tuple(encoded.shape)
+    (None, 8)
     """
     filters = check_units(spec, "filters", filters)
     check_choice(spec, "pooling", pooling, POOLINGS)
@@ -106,7 +124,9 @@ def mlp(x, spec, feature, *, units=(256, 128), dropout=0.0):
 
     Example:
 
-    >>> # encoder: {type: mlp, units: [128], dropout: 0.2}
+    >>> x = keras.Input(pre.features["picture"].shape)   # encoder: {type: mlp, units: [8], dropout: 0.2}
+    >>> tuple(mlp(x, spec.inputs["picture"], pre.features["picture"], units=[8], dropout=0.2).shape)
+    (None, 8)
     """
     units = check_units(spec, "units", units)
     x = keras.layers.Flatten(name="flatten")(x)

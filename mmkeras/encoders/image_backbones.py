@@ -17,6 +17,7 @@ import keras
 
 from mmkeras.encoders.image import check_choice
 from mmkeras.encoders.registry import register_encoder
+from mmkeras.errors import SpecError
 
 Backbone = collections.namedtuple("Backbone", "constructor module min_size")
 
@@ -41,7 +42,13 @@ POOLINGS = ("avg", "max")
 
 
 def preprocess_function(backbone):
-    """The `keras.applications` `preprocess_input` of a backbone (takes 0..255 RGB)."""
+    """The `keras.applications` `preprocess_input` of a backbone (takes 0..255 RGB).
+
+    Example:
+
+    >>> preprocess_function("mobilenet_v3_small").__module__
+    'keras.src.applications.mobilenet_v3'
+    """
     return getattr(keras.applications, BACKBONES[backbone].module).preprocess_input
 
 
@@ -61,7 +68,7 @@ class BackboneInput(keras.layers.Layer):
     Example:
 
     >>> layer = BackboneInput("resnet50", 32, 32)
-    >>> layer(np.ones([2, 16, 16, 1], "float32")).shape
+    >>> tuple(layer(np.ones([2, 16, 16, 1], "float32")).shape)
     (2, 32, 32, 3)
     """
 
@@ -91,26 +98,33 @@ class BackboneInput(keras.layers.Layer):
 
 def _check_options(spec, weights, trainable, fine_tune_from, pooling):
     if spec.channels not in (1, 3):
-        raise ValueError(f"Input {spec.name!r}: pretrained backbones take channels 1 or 3, got {spec.channels}")
+        raise SpecError(f"Input {spec.name!r}: pretrained backbones take channels 1 or 3, got {spec.channels}")
     check_choice(spec, "pooling", pooling, POOLINGS)
     if weights not in (None, "imagenet") and not (isinstance(weights, str) and os.path.isfile(weights)):
-        raise ValueError(f"Input {spec.name!r}: encoder option weights={weights!r} is not null, imagenet "
-                         "or an existing weights file (a .weights.h5 saved from the same backbone; "
-                         "relative paths are taken from the spec file)")
+        raise SpecError(f"Input {spec.name!r}: encoder option weights={weights!r} is not null, imagenet "
+                        "or an existing weights file (a .weights.h5 saved from the same backbone; "
+                        "relative paths are taken from the spec file)")
     if trainable not in (None, True, False):
-        raise ValueError(f"Input {spec.name!r}: encoder option trainable={trainable!r} is not true, false or null")
+        raise SpecError(f"Input {spec.name!r}: encoder option trainable={trainable!r} is not true, false or null")
     if fine_tune_from is not None:
         if isinstance(fine_tune_from, bool) or not isinstance(fine_tune_from, int) or fine_tune_from < 1:
-            raise ValueError(f"Input {spec.name!r}: encoder option fine_tune_from={fine_tune_from!r} "
-                             "is not a positive integer (the number of top layers to train)")
+            raise SpecError(f"Input {spec.name!r}: encoder option fine_tune_from={fine_tune_from!r} "
+                            "is not a positive integer (the number of top layers to train)")
         if trainable is True:
-            raise ValueError(f"Input {spec.name!r}: fine_tune_from={fine_tune_from} unfreezes the top layers of "
-                             "a frozen backbone, but trainable is true (everything trains); drop one of them")
+            raise SpecError(f"Input {spec.name!r}: fine_tune_from={fine_tune_from} unfreezes the top layers of "
+                            "a frozen backbone, but trainable is true (everything trains); drop one of them")
 
 
 def backbone_encoder(name, x, spec, *, weights=None, trainable=None, fine_tune_from=None, pooling="avg",
                      dropout=0.0, dense_units=0):
-    """A `keras.applications` backbone (no top) on an image input; see `register_backbone`."""
+    """A `keras.applications` backbone (no top) on an image input; see `register_backbone`.
+
+    Example:
+
+    >>> x = keras.Input((32, 32, 3))
+    >>> tuple(backbone_encoder("mobilenet_v3_small", x, spec.inputs["picture"], dense_units=8).shape)
+    (None, 8)
+    """
     _check_options(spec, weights, trainable, fine_tune_from, pooling)
     info = BACKBONES[name]
     height, width = max(spec.height, info.min_size), max(spec.width, info.min_size)
@@ -125,17 +139,17 @@ def backbone_encoder(name, x, spec, *, weights=None, trainable=None, fine_tune_f
                 backbone.load_weights(weights)
         except Exception as e:  # h5py/Keras raise many types; name the input and the file
             reason = " ".join(str(e).split("\n\n")[:2])
-            raise ValueError(f"Input {spec.name!r}: cannot load weights file {weights} into a {name} backbone "
-                             f"built for {height}x{width}x3 (save it with `backbone.save_weights` from the same "
-                             f"keras.applications model): {reason}") from e
+            raise SpecError(f"Input {spec.name!r}: cannot load weights file {weights} into a {name} backbone "
+                            f"built for {height}x{width}x3 (save it with `backbone.save_weights` from the same "
+                            f"keras.applications model): {reason}") from e
     if trainable is None:  # train from scratch; keep pretrained (or fine-tuned) weights frozen
         trainable = weights is None and fine_tune_from is None
     backbone.trainable = bool(trainable or fine_tune_from)
     if fine_tune_from:
         layers = backbone.layers[1:]  # not the InputLayer
         if fine_tune_from > len(layers):
-            raise ValueError(f"Input {spec.name!r}: fine_tune_from={fine_tune_from} but {name} has only "
-                             f"{len(layers)} layers")
+            raise SpecError(f"Input {spec.name!r}: fine_tune_from={fine_tune_from} but {name} has only "
+                            f"{len(layers)} layers")
         for i, layer in enumerate(layers):
             # BatchNormalization stays frozen (inference mode) so fine-tuning keeps its statistics.
             top = i >= len(layers) - fine_tune_from
@@ -150,7 +164,13 @@ def backbone_encoder(name, x, spec, *, weights=None, trainable=None, fine_tune_f
 
 
 def register_backbone(name):
-    """Registers `BACKBONES[name]` as the image encoder type `name`."""
+    """Registers `BACKBONES[name]` as the image encoder type `name` (done for every backbone on import).
+
+    Example:
+
+    >>> "resnet50" in mmkeras.encoders.ENCODERS.names_for("image")
+    True
+    """
     info = BACKBONES[name]
 
     def encoder(x, spec, feature, *, weights=None, trainable=None, fine_tune_from=None, pooling="avg",
@@ -181,7 +201,10 @@ def register_backbone(name):
 
     Example:
 
-    >>> # encoder: {{type: {name}, weights: imagenet, fine_tune_from: 20}}
+    >>> spec_dict = spec.to_dict()
+    >>> spec_dict["inputs"]["picture"]["encoder"] = {{"type": "{name}", "weights": None, "fine_tune_from": 20}}
+    >>> mmkeras.load_spec(spec_dict).inputs["picture"].encoder.type
+    '{name}'
     """
     encoder.path_options = {"weights": ("imagenet",)}  # the loader makes weights files relative to the spec
     return register_encoder("image", name)(encoder)

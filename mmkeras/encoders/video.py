@@ -3,31 +3,26 @@
 import keras
 
 from mmkeras.encoders.registry import ENCODERS, default_encoder, register_encoder
+from mmkeras.errors import SpecError
 
 POOLINGS = ("mean", "attention", "gru")
 
 
-def _frame_model(spec, frame_encoder):
-    """The image encoder named in `frame_encoder` as a model over one frame."""
-    from mmkeras.data.image import ImageFeature
-    from mmkeras.specs.schema import EncoderSpec, ImageInputSpec
-
+def _frame_model(spec, feature, frame_encoder):
+    """The image encoder named in `frame_encoder` as a model over one frame (`feature.frame_feature` builds its input)."""
     options = dict(frame_encoder or {})
     name = options.pop("type", None) or default_encoder("image")
     known = ENCODERS.names_for("image")
     if name not in known:
-        raise ValueError(f"Input {spec.name!r}: frame_encoder type {name!r} is not one of {', '.join(known)}")
+        raise SpecError(f"Input {spec.name!r}: frame_encoder type {name!r} is not one of {', '.join(known)}")
     allowed = ENCODERS.options_for("image", name)
     for key in options:
         if key not in allowed:
-            raise ValueError(f"Input {spec.name!r}: {key!r} is not an option of the image encoder {name!r}. "
-                             f"Allowed: {', '.join(allowed) or 'none'}")
-    frame_spec = ImageInputSpec(name=f"{spec.name}_frame", type="image", column=spec.column,
-                                encoder=EncoderSpec(type=name, options=options),
-                                height=spec.height, width=spec.width, channels=spec.channels)
-    frame_feature = ImageFeature(frame_spec)
+            raise SpecError(f"Input {spec.name!r}: {key!r} is not an option of the image encoder {name!r}. "
+                            f"Allowed: {', '.join(allowed) or 'none'}")
+    frame_feature = feature.frame_feature(name, options)
     frame = keras.Input(shape=(spec.height, spec.width, spec.channels), name="frame")
-    encoded = ENCODERS.get("image", name)(frame, frame_spec, frame_feature, **options)
+    encoded = ENCODERS.get("image", name)(frame, frame_feature.spec, frame_feature, **options)
     return keras.Model(frame, encoded, name="frame_encoder")
 
 
@@ -56,12 +51,17 @@ def frames_cnn(x, spec, feature, *, frame_encoder=None, pooling="mean", gru_unit
 
     Example:
 
-    >>> # inputs: {clip: {type: video, column: frames, frames: 8, height: 64, width: 64,
-    >>> #          encoder: {type: frames_cnn, pooling: gru, frame_encoder: {type: cnn, filters: [16]}}}}
+    >>> clip = mmkeras.load_spec({"spec_version": 1, "name": "v", "outputs": {"y": {"type": "binary", "column": "y"}},
+    ...     "inputs": {"clip": {"type": "video", "column": "frames", "frames": 4, "height": 8, "width": 8}}}).inputs["clip"]
+    >>> feature = mmkeras.data.video.VideoFeature(clip)
+    >>> encoded = frames_cnn(keras.Input(feature.shape), clip, feature, pooling="gru", gru_units=8,
+    ...                      frame_encoder={"type": "cnn", "filters": [4], "dense_units": 8})
+    >>> tuple(encoded.shape)
+    (None, 8)
     """
     if pooling not in POOLINGS:
-        raise ValueError(f"Input {spec.name!r}: pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
-    per_frame = keras.layers.TimeDistributed(_frame_model(spec, frame_encoder), name="per_frame")(x)
+        raise SpecError(f"Input {spec.name!r}: pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
+    per_frame = keras.layers.TimeDistributed(_frame_model(spec, feature, frame_encoder), name="per_frame")(x)
     if pooling == "mean":
         x = keras.layers.GlobalAveragePooling1D(name="temporal_mean")(per_frame)
     elif pooling == "attention":

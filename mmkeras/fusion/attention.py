@@ -26,9 +26,9 @@ class AttentionFusion(ProjectedFusion):
 
     >>> fusion = AttentionFusion(hidden_units=[8], projection_units=4)
     >>> x = [keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]
-    >>> fusion(x).shape
+    >>> tuple(fusion(x).shape)
     (2, 8)
-    >>> fusion.modality_weights(x).shape   # one weight per input, rows sum to 1
+    >>> tuple(fusion.modality_weights(x).shape)   # one weight per input, rows sum to 1
     (2, 2)
     """
 
@@ -75,7 +75,7 @@ class GatedFusion(ProjectedFusion):
     Example:
 
     >>> fusion = GatedFusion(hidden_units=[], projection_units=4)
-    >>> fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape
+    >>> tuple(fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape)
     (2, 4)
     """
 

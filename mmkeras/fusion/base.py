@@ -14,7 +14,13 @@ from keras import ops
 
 
 def as_list(inputs, what="inputs"):
-    """A list of per-input tensors (or shapes); a dict is taken in sorted key order."""
+    """A list of per-input tensors (or shapes); a dict is taken in sorted key order.
+
+    Example:
+
+    >>> as_list({"b": 2.0, "a": 1.0})
+    [1.0, 2.0]
+    """
     if isinstance(inputs, dict):
         return [inputs[k] for k in sorted(inputs)]
     if isinstance(inputs, (list, tuple)) and inputs and not isinstance(inputs[0], (int, type(None))):
@@ -38,8 +44,8 @@ def masked_softmax(logits, mask):
 
     Example:
 
-    >>> masked_softmax(keras.ops.zeros([1, 3]), keras.ops.convert_to_tensor([[1.0, 0.0, 1.0]]))
-    # [[0.5, 0.0, 0.5]]
+    >>> masked_softmax(keras.ops.zeros([1, 3]), keras.ops.convert_to_tensor([[1.0, 0.0, 1.0]])).numpy()
+    array([[0.5, 0. , 0.5]], dtype=float32)
     """
     logits = ops.cast(logits, "float32")
     present = ops.cast(mask, "float32") > 0
@@ -50,7 +56,13 @@ def masked_softmax(logits, mask):
 
 
 def positive_int(value, name, allow_none=False):
-    """`value` as an int, or a ValueError naming `name` unless it is an integer >= 1 (or None if allowed)."""
+    """`value` as an int, or a ValueError naming `name` unless it is an integer >= 1 (or None if allowed).
+
+    Example:
+
+    >>> positive_int(np.int64(4), "units"), positive_int(None, "projection_units", allow_none=True)
+    (4, None)
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -91,7 +103,7 @@ class FusionLayer(keras.layers.Layer):
     ...     def fuse(self, tensors, mask, training=None):
     ...         kept = [keras.ops.where(mask[:, i:i + 1] > 0, t, -1e9) for i, t in enumerate(tensors)]
     ...         return keras.ops.max(keras.ops.stack(kept), axis=0)
-    >>> MaxFusion(hidden_units=[4])([keras.ops.ones([2, 3]), keras.ops.zeros([2, 3])]).shape
+    >>> tuple(MaxFusion(hidden_units=[4])([keras.ops.ones([2, 3]), keras.ops.zeros([2, 3])]).shape)
     (2, 4)
     """
 
@@ -178,7 +190,7 @@ class ProjectedFusion(FusionLayer):
     ...         return self.units
     ...     def fuse(self, tensors, mask, training=None):
     ...         return keras.ops.prod(keras.ops.stack(self.project(tensors, mask)), axis=0)
-    >>> ProductFusion(hidden_units=[], projection_units=4)([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape
+    >>> tuple(ProductFusion(hidden_units=[], projection_units=4)([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape)
     (2, 4)
     """
 
@@ -211,8 +223,10 @@ class ProjectedFusion(FusionLayer):
 
         Example:
 
-        >>> encoded = [model.get_layer(f"{n}_encoder")(batch[n]) for n in spec.inputs]
-        >>> model.get_layer("fusion").modality_weights(encoded)
+        >>> fusion = mmkeras.fusion.MeanFusion(hidden_units=[])
+        >>> encoded = [keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]
+        >>> fusion.modality_weights(encoded, [keras.ops.ones([2]), keras.ops.convert_to_tensor([1.0, 0.0])]).numpy()
+        array([[0.5, 0.5], [1. , 0. ]], dtype=float32)
         """
         tensors = as_list(inputs)
         if not self.built:
@@ -239,7 +253,7 @@ class ConcatFusion(FusionLayer):
     Example:
 
     >>> fusion = ConcatFusion(hidden_units=[8], dropout=0.1)
-    >>> fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape
+    >>> tuple(fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape)
     (2, 8)
     """
 

@@ -23,7 +23,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from mmkeras.fusion.base import masked_softmax
+from mmkeras.errors import SpecError
+from mmkeras.fusion.base import masked_softmax, positive_int
+from mmkeras.tasks.outputs.heads import HEADS
 
 COMBINES = ("mean", "weighted", "stacking")
 ACTIVATIONS = {"classification": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": None}
@@ -51,7 +53,7 @@ class LateCombine(keras.layers.Layer):
 
     >>> combine = LateCombine("mean", activation="softmax")
     >>> z = [keras.ops.ones([2, 3]), keras.ops.zeros([2, 3])]
-    >>> combine(z, keras.ops.convert_to_tensor([[1.0, 1.0], [1.0, 0.0]])).shape
+    >>> tuple(combine(z, keras.ops.convert_to_tensor([[1.0, 1.0], [1.0, 0.0]])).shape)
     (2, 3)
     """
 
@@ -88,7 +90,8 @@ class LateCombine(keras.layers.Layer):
 
         Example:
 
-        >>> LateCombine().mask([keras.ops.zeros([2, 3])] * 2, None)   # [[1, 1], [1, 1]]
+        >>> LateCombine().mask([keras.ops.zeros([2, 3])] * 2, None).numpy()   # no presence: all present
+        array([[1., 1.], [1., 1.]], dtype=float32)
         """
         if presence is None:
             return ops.ones_like(ops.stack([ops.cast(t[:, 0], "float32") for t in inputs], axis=1))
@@ -99,7 +102,8 @@ class LateCombine(keras.layers.Layer):
 
         Example:
 
-        >>> model.get_layer("label").modality_weights(keras.ops.ones([1, 5]))
+        >>> LateCombine("mean").modality_weights(keras.ops.convert_to_tensor([[1.0, 1.0, 0.0]])).numpy()
+        array([[0.5, 0.5, 0. ]], dtype=float32)
         """
         presence = ops.cast(presence, "float32")
         if self.combine == "mean":
@@ -151,8 +155,6 @@ class LateFusion:
     """
 
     def __init__(self, hidden_units=(128,), dropout=0.0, *, combine="mean", aux_loss_weight=0.0, **kwargs):
-        from mmkeras.fusion.base import positive_int
-
         self.hidden_units = [positive_int(u, "hidden_units") for u in hidden_units]
         self.dropout = float(dropout)
         if not 0.0 <= self.dropout < 1.0:
@@ -192,7 +194,7 @@ class LateFusion:
 
         Example:
 
-        >>> LateFusion(hidden_units=[8]).head(keras.Input((16,)), "label", "picture", 10).shape
+        >>> tuple(LateFusion(hidden_units=[8]).head(keras.Input((16,)), "label", "picture", 10).shape)
         (None, 10)
         """
         for i, width in enumerate(self.hidden_units):
@@ -209,8 +211,6 @@ def _output_units(out, target):
 
 
 def _fail(spec, key, message):
-    from mmkeras.specs import SpecError
-
     raise SpecError(f"{spec.source or 'spec'}: {key}: {message}")
 
 
@@ -238,7 +238,8 @@ def aux_outputs(spec):
 
     Example:
 
-    >>> aux_outputs(spec)      # fusion: {type: late, aux_loss_weight: 0.3}
+    >>> late = mmkeras.load_spec(dict(spec.to_dict(), fusion={"type": "late", "hidden_units": [8], "aux_loss_weight": 0.3}))
+    >>> aux_outputs(late)
     {'label__picture': ('label', 'picture'), 'label__sound': ('label', 'sound'), ...}
     """
     if spec.fusion.type != "late" or not late_fusion(spec).aux_loss_weight > 0:
@@ -262,8 +263,10 @@ def late_outputs(spec, preprocessor, encoded, presence):
 
     Example:
 
-    >>> outputs = late_outputs(spec, pre, [enc(inputs[n]) for n, enc in encoders.items()], inputs["_presence"])
-    >>> model = keras.Model(inputs, outputs)
+    >>> late = mmkeras.load_spec(dict(spec.to_dict(), fusion={"type": "late", "hidden_units": [8], "aux_loss_weight": 0.3}))
+    >>> model = mmkeras.build_model(late, pre)   # build_model calls late_outputs
+    >>> sorted(model.output_names)
+    ['label', 'label__caption', 'label__colour', 'label__picture', 'label__reading', 'label__sound']
     """
     fusion = late_fusion(spec)
     names = list(spec.inputs)
@@ -295,7 +298,10 @@ def add_aux_targets(spec, dataset):
 
     Example:
 
-    >>> train_ds = add_aux_targets(spec, make_dataset(spec, df, pre, training=True))
+    >>> late = mmkeras.load_spec(dict(spec.to_dict(), fusion={"type": "late", "hidden_units": [8], "aux_loss_weight": 0.3}))
+    >>> inputs, targets = next(iter(add_aux_targets(late, mmkeras.make_dataset(late, splits["train"], pre))))
+    >>> sorted(targets)
+    ['label', 'label__caption', 'label__colour', 'label__picture', 'label__reading', 'label__sound']
     """
     aux = aux_outputs(spec)
     if not aux or dataset is None:
@@ -322,12 +328,11 @@ def aux_compile_entries(spec):
 
     Example:
 
-    >>> losses, weights = aux_compile_entries(spec)
+    >>> late = mmkeras.load_spec(dict(spec.to_dict(), fusion={"type": "late", "hidden_units": [8], "aux_loss_weight": 0.3}))
+    >>> losses, weights = aux_compile_entries(late)
     >>> weights["label__picture"]
     0.3
     """
-    from mmkeras.tasks.outputs.heads import HEADS
-
     aux = aux_outputs(spec)
     if not aux:
         return {}, {}

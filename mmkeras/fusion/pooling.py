@@ -21,7 +21,7 @@ class SumFusion(ProjectedFusion):
     Example:
 
     >>> fusion = SumFusion(hidden_units=[], projection_units=4)
-    >>> fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape
+    >>> tuple(fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape)
     (2, 4)
     """
 
@@ -47,7 +47,7 @@ class MeanFusion(SumFusion):
     Example:
 
     >>> fusion = MeanFusion(hidden_units=[8], projection_units=4)
-    >>> fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape
+    >>> tuple(fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape)
     (2, 8)
     """
 
@@ -74,7 +74,8 @@ class WeightedFusion(SumFusion):
 
     >>> fusion = WeightedFusion(hidden_units=[8])
     >>> x = [keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]
-    >>> fusion.modality_weights(x)   # [[0.5, 0.5], [0.5, 0.5]] before training
+    >>> fusion.modality_weights(x).numpy()   # equal before training
+    array([[0.5, 0.5], [0.5, 0.5]], dtype=float32)
     """
 
     def build_fusion(self, widths):

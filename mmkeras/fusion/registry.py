@@ -44,13 +44,25 @@ def register_fusion(name, *, override=False):
 
 
 def fusion_options(name):
-    """Spec keys a fusion accepts beyond type, hidden_units and dropout."""
+    """Spec keys a fusion accepts beyond type, hidden_units and dropout.
+
+    Example:
+
+    >>> fusion_options("late")
+    ['combine', 'aux_loss_weight']
+    """
     params = inspect.signature(FUSIONS.get(name).__init__).parameters.values()
     return [p.name for p in params
             if p.name not in ("self",) + _COMMON and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def build_fusion(spec):
-    """The fusion layer for a FusionSpec."""
+    """The fusion layer for a FusionSpec.
+
+    Example:
+
+    >>> build_fusion(spec.fusion)
+    <ConcatFusion name=fusion, built=False>
+    """
     cls = FUSIONS.get(spec.type)
     return cls(hidden_units=spec.hidden_units, dropout=spec.dropout, name="fusion", **dict(spec.options))

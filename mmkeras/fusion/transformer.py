@@ -35,7 +35,7 @@ class TransformerFusion(FusionLayer):
     Example:
 
     >>> fusion = TransformerFusion(hidden_units=[8], projection_units=16, num_heads=2, tokens_per_input=2)
-    >>> fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape
+    >>> tuple(fusion([keras.ops.ones([2, 3]), keras.ops.ones([2, 5])]).shape)
     (2, 8)
     """
 

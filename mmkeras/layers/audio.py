@@ -1,6 +1,6 @@
 """An audio frontend as Keras layers, equal to librosa: `Spectrogram`, `MelSpectrogram`, `MFCC`, `Chroma`.
 
-Each wraps `mmkeras.data.audio_features.AudioFrontend`, the same code the
+Each wraps `mmkeras.layers.audio_frontend.AudioFrontend`, the same code the
 audio pipeline runs, so its output equals librosa's to a relative error
 below 1e-5 in float32 (`keras.layers.MelSpectrogram` differs from librosa in
 framing, window and filterbank). The input is `[batch, samples]` float32
@@ -12,7 +12,7 @@ and compute in float32 whatever the dtype policy. Defaults are librosa's.
 import keras
 import tensorflow as tf
 
-from mmkeras.data.audio_features import AudioFrontend
+from mmkeras.layers.audio_frontend import AudioFrontend
 
 
 class _AudioFrontendLayer(keras.layers.Layer):

@@ -35,7 +35,8 @@ class MissingEmbedding(keras.layers.Layer):
 
     >>> layer = MissingEmbedding()
     >>> out = layer(keras.ops.ones([3, 4]), keras.ops.convert_to_tensor([1.0, 0.0, 1.0]))
-    >>> out[1]   # the learned vector (zeros before training)
+    >>> out[1].numpy()   # the missing row: the learned vector (zeros before training)
+    array([0., 0., 0., 0.], dtype=float32)
     """
 
     def __init__(self, index=None, initializer="zeros", **kwargs):
@@ -94,8 +95,11 @@ class ModalityDropout(keras.layers.Layer):
     Example:
 
     >>> drop = ModalityDropout([0.3, 0.3])
-    >>> drop(keras.ops.ones([4, 2]), training=True)    # some entries 0, never a whole row
-    >>> drop(keras.ops.ones([4, 2]), training=False)   # all ones
+    >>> dropped = drop(keras.ops.ones([64, 2]), training=True).numpy()   # some entries 0, never a whole row
+    >>> bool((dropped == 0).any()), bool((dropped.sum(axis=1) > 0).all())
+    (True, True)
+    >>> bool((drop(keras.ops.ones([64, 2]), training=False).numpy() == 1).all())   # all kept
+    True
     """
 
     def __init__(self, rates, seed=None, **kwargs):

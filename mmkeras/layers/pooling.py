@@ -15,7 +15,8 @@ class MaskedMeanPooling(keras.layers.Layer):
 
     >>> x = keras.ops.ones([2, 3, 4])
     >>> mask = keras.ops.convert_to_tensor([[True, True, False], [False] * 3])
-    >>> MaskedMeanPooling()(x, mask=mask)[:, 0]   # [1., 0.]
+    >>> MaskedMeanPooling()(x, mask=mask)[:, 0].numpy()   # an all-masked row gives zeros
+    array([1., 0.], dtype=float32)
     """
 
     def __init__(self, **kwargs):

@@ -22,7 +22,7 @@ class PositionEmbedding(keras.layers.Layer):
     Example:
 
     >>> layer = PositionEmbedding(sequence_length=8)
-    >>> layer(keras.ops.zeros([2, 5, 4])).shape   # rows 0..4 of the table, per example
+    >>> tuple(layer(keras.ops.zeros([2, 5, 4])).shape)   # rows 0..4 of the table, per example
     (2, 5, 4)
     """
 
@@ -73,7 +73,7 @@ class TransformerBlock(keras.layers.Layer):
     >>> block = TransformerBlock(num_heads=2, intermediate_dim=16)
     >>> x = keras.ops.ones([2, 5, 8])
     >>> mask = keras.ops.convert_to_tensor([[True] * 5, [True, True, False, False, False]])
-    >>> block(x, mask=mask).shape
+    >>> tuple(block(x, mask=mask).shape)
     (2, 5, 8)
     """
 

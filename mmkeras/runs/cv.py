@@ -8,7 +8,6 @@ evaluated on the held-out fold. `cv.json` holds every fold's metrics and the
 mean and standard deviation of every float metric over the folds.
 """
 
-import json
 import math
 import os
 
@@ -16,8 +15,15 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mmkeras.errors import DataError
-from mmkeras.data.sources.table import as_strings
+from mmkeras.data.columns import as_strings
+from mmkeras.data.sources import TableSource, source_for
+from mmkeras.distribute import plan_for
+from mmkeras.errors import DataError, SpecError
+from mmkeras.files import write_json
+from mmkeras.reports.text import format_cv
+from mmkeras.runs.lifecycle import evaluate_splits, train_model
+from mmkeras.specs import load_spec
+from mmkeras.tasks.outputs.heads import HEADS
 
 CV_FILE = "cv.json"
 
@@ -31,7 +37,7 @@ def stratify_column(spec):
     'label'
     """
     for out in spec.outputs.values():
-        if out.type in ("classification", "binary"):
+        if HEADS.get(out.type).stratify:
             return out.column
     return None
 
@@ -78,11 +84,13 @@ def fold_assignment(labels, folds, seed=0, *, n=None):
 
 
 def _pool(spec):
-    from mmkeras.data import load_splits
-
-    splits = load_splits(spec)
-    parts = [splits[k] for k in ("train", "validation") if splits[k] is not None]
-    return pd.concat(parts, ignore_index=True), splits["test"]
+    """The spec's train and validation rows in one table (the test split is left out)."""
+    source = source_for(spec)
+    if source.table("train") is None:
+        raise DataError(f"{spec.source or spec.name}: cross-validation splits the rows of a table; data.path "
+                        f"{spec.data.path} holds shards: give the table the shards were written from")
+    parts = [source.table(k) for k in ("train", "validation") if k in source.split_names]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _check_classes(spec, pool, labels, folds):
@@ -131,36 +139,15 @@ def summarize(per_fold):
             for o, paths in summary.items()}
 
 
-def format_summary(result):
-    """Text lines: mean ± std of each output's headline (top-level) metrics, then one line per fold.
-
-    Example:
-
-    >>> print("\\n".join(format_summary(cross_validate(spec, folds=3))))
-    """
-    lines = [f"{result['folds']}-fold cross-validation of {result['spec']} ({result['rows']} rows"
-             + (f", stratified by {result['stratify']})" if result["stratify"] else ")"),
-             f"  {'output':<12} {'metric':<14} {'mean':>8}   {'std':>7}"]
-    for output, metrics in result["summary"].items():
-        for metric, s in metrics.items():
-            if "." not in metric:
-                lines.append(f"  {output:<12} {metric:<14} {s['mean']:8.4f} ± {s['std']:.4f}")
-    for fold in result["per_fold"]:
-        shown = "  ".join(f"{o}.{k}={v:.4f}" for o, m in fold["metrics"].items()
-                          for k, v in m.items() if isinstance(v, float))
-        lines.append(f"  fold {fold['fold']}: {fold['train_rows']} train / {fold['test_rows']} held out  {shown}")
-    return lines
-
-
 def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None, overwrite=False,
-                   verbose=True):
+                   verbose=True, strategy=None):
     """K-fold cross-validation: a fresh preprocessor and model per fold.
 
     The spec's train and validation rows are pooled and split into `folds`
     folds, stratified by the first classification or binary output (plain
     k-fold otherwise) and seeded by `training.seed`; the spec's test split
-    is left untouched. Fold k trains on the other folds (no validation
-    data) and is evaluated on fold k with `evaluate_model`.
+    is left untouched. Fold k trains (`train_model`, no validation data) on
+    the other folds and is evaluated on fold k.
 
     Args:
         spec: a Spec, spec file or dict (with `outputs`).
@@ -169,40 +156,37 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
             only replaced with `overwrite=True`); None writes nothing.
         epochs: override `training.epochs`.
         data, root: another table / file root than the spec's.
+        overwrite: replace an existing `cv.json`.
         verbose: print per-epoch logs and the summary table.
+        strategy: overrides `training.strategy` (`--strategy`); under
+            `multi_worker` every worker trains each fold and the chief alone
+            writes `cv.json`.
 
     Returns:
         A dict: `spec`, `folds`, `seed`, `stratify` (column or None),
-        `rows`, `per_fold` (list of {fold, train_rows, test_rows,
+        `rows`, `epochs`, `per_fold` (list of {fold, train_rows, test_rows,
         held_out_classes, metrics}), `summary` ({output: {metric: {mean,
         std, folds}}}), and `path` (the cv.json written, or None).
 
     Example:
 
-    >>> result = cross_validate("data_specs/demo.yaml", folds=5, epochs=3, out="runs/demo_cv")
-    >>> result["summary"]["label"]["accuracy"]
-    {'mean': 0.97, 'std': 0.01, 'folds': 5}
+    >>> result = cross_validate(spec, folds=2, verbose=False)
+    >>> [f["fold"] for f in result["per_fold"]], sorted(result["summary"]["label"]["accuracy"])
+    ([0, 1], ['folds', 'mean', 'std'])
     """
-    from mmkeras.builders import build_model
-    from mmkeras.data import Preprocessor, make_dataset
-    from mmkeras.tasks.outputs.metrics import evaluate_model
-    from mmkeras.specs import SpecError, load_spec
-    from mmkeras.training import fit
-
     say = print if verbose else (lambda *a, **k: None)
     spec = load_spec(spec)
+    plan = plan_for(spec, strategy)  # first: multi_worker sets up its collectives before TensorFlow runs anything
     if not spec.outputs:
         raise SpecError(f"{spec.source or 'spec'}: outputs: cross-validation needs at least one output")
     if data is not None or root is not None:
         spec = spec.with_data(path=data, root=root)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
-    path = None
-    if out is not None:
-        path = os.path.join(out, CV_FILE)
-        if os.path.exists(path) and not overwrite:
-            raise FileExistsError(f"{path} exists; choose another --out or pass --overwrite.")
-    pool, _ = _pool(spec)
+    path = None if out is None else os.path.join(out, CV_FILE)
+    if path is not None and os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; choose another --out or pass --overwrite.")
+    pool = _pool(spec)
     column = stratify_column(spec)
     labels = as_strings(pool[column]) if column else None
     if labels is not None:
@@ -212,35 +196,33 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
     assignment = fold_assignment(labels, folds, spec.training.seed, n=len(pool))
     say(f"{spec.name}: {folds}-fold cross-validation on {len(pool)} train+validation rows"
         + (f", stratified by {column!r}" if column else ""))
-
-    per_fold = []
-    for k in range(folds):
-        train_df = pool[assignment != k].reset_index(drop=True)
-        held_df = pool[assignment == k].reset_index(drop=True)
-        say(f"fold {k + 1}/{folds}: train {len(train_df)}, held out {len(held_df)} rows")
-        keras.backend.clear_session()
-        pre = Preprocessor(spec).adapt(train_df)
-        model = build_model(spec, pre)
-        train_ds = make_dataset(spec, train_df, pre, training=True, table=f"fold {k} training rows")
-        fit(model, spec, train_ds, None, epochs=epochs, verbose=verbose)
-        metrics = evaluate_model(model, pre, held_df, table=f"fold {k} held-out rows")
-        held_classes = (pd.Series(labels[assignment == k]).value_counts().sort_index().astype(int).to_dict()
-                        if labels is not None else None)
-        per_fold.append({"fold": k, "train_rows": int(len(train_df)), "test_rows": int(len(held_df)),
-                         "held_out_classes": held_classes, "metrics": metrics})
-
+    per_fold = [_fold(spec, pool, assignment, labels, k, folds, epochs=epochs, verbose=verbose, say=say, plan=plan)
+                for k in range(folds)]
     result = {"spec": spec.name, "folds": folds, "seed": spec.training.seed, "stratify": column,
               "rows": int(len(pool)), "epochs": epochs or spec.training.epochs, "per_fold": per_fold,
               "summary": summarize([f["metrics"] for f in per_fold])}
-    if out is not None:
+    path = path if plan.is_chief else None  # another worker of a multi_worker run: the chief writes cv.json
+    if path is not None:
         os.makedirs(out, exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, path)
+        write_json(path, result)
     result["path"] = path
-    for line in format_summary(result):
+    for line in format_cv(result):
         say(line)
     if path:
         say(f"cv results written to {path}")
     return result
+
+
+def _fold(spec, pool, assignment, labels, k, folds, *, epochs, verbose, say, plan=None):
+    """Trains fold k on the other folds (a fresh preprocessor and model) and evaluates it on fold k."""
+    train_df = pool[assignment != k].reset_index(drop=True)
+    held_df = pool[assignment == k].reset_index(drop=True)
+    say(f"fold {k + 1}/{folds}: train {len(train_df)}, held out {len(held_df)} rows")
+    keras.backend.clear_session()
+    trained = train_model(spec, TableSource(spec, {"train": train_df, "test": held_df}), epochs=epochs,
+                          verbose=verbose, plan=plan)
+    metrics = evaluate_splits(trained, ("test",))["test"]
+    held_classes = (pd.Series(labels[assignment == k]).value_counts().sort_index().astype(int).to_dict()
+                    if labels is not None else None)
+    return {"fold": k, "train_rows": int(len(train_df)), "test_rows": int(len(held_df)),
+            "held_out_classes": held_classes, "metrics": metrics}

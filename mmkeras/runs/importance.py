@@ -11,32 +11,24 @@ Two views, one row per input:
   over the table; `gated`: the mean gate value), the mean weight per input.
 """
 
+import os
 import warnings
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from mmkeras.data import make_dataset
 from mmkeras.data.presence import PRESENCE
+from mmkeras.errors import DataError
+from mmkeras.runs.run_dir import held_out_data, load_run
+from mmkeras.tasks.outputs.metrics import output_metrics
+from mmkeras.tasks.registry import task_for
 
-# The headline metric of each output type (higher is better).
-MAIN_METRICS = {"classification": "accuracy", "binary": "accuracy", "regression": "r2",
-                "multilabel": "micro_f1"}
 # Fusion classes whose per-input weights are learned (not just the presence).
 WEIGHTED_FUSIONS = ("WeightedFusion", "AttentionFusion", "GatedFusion")
 IMPORTANCE_FILE = "importance.csv"
-
-
-def main_metric(spec):
-    """(output name, metric name) of the headline metric: the first output's accuracy / r2 / micro_f1.
-
-    Example:
-
-    >>> main_metric(spec)
-    ('label', 'accuracy')
-    """
-    name, out = next(iter(spec.outputs.items()))
-    return name, MAIN_METRICS.get(out.type, "accuracy")
 
 
 def _score(metrics, output, metric):
@@ -56,15 +48,23 @@ def fusion_weights(model, dataset, names):
     """Mean learned fusion weight per input over a dataset, or None when the fusion has none.
 
     Runs the model up to the `<input>_missing` layers (encoder outputs after the
-    missing embedding) and asks the `fusion` layer for its `modality_weights`.
+    missing embedding) and asks the `fusion` layer for its `modality_weights`;
+    for late fusion with `combine: weighted`, the first output's combine layer.
+
+    Args:
+        model: a model from `build_model`.
+        dataset: batches of its inputs (with `"_presence"`), no targets.
+        names: the input names, in spec order.
+
+    Returns:
+        A float32 array `[inputs]`, or None.
 
     Example:
 
-    >>> fusion_weights(model, make_dataset(spec, test_df, pre, with_targets=False), list(spec.inputs))
-    array([0.61, 0.39], dtype=float32)
+    >>> ds = mmkeras.make_dataset(spec, splits["test"], pre, with_targets=False)
+    >>> fusion_weights(model, ds, list(spec.inputs)) is None   # concat fusion: no learned weights
+    True
     """
-    import keras
-
     late = [layer for layer in model.layers
             if type(layer).__name__ == "LateCombine" and getattr(layer, "combine", None) == "weighted"]
     if late:  # fusion: {type: late, combine: weighted}: the first output's learned weights
@@ -112,15 +112,12 @@ def modality_importance(model, preprocessor, df, *, root=None, table="", batch_s
     Example:
 
     >>> table = mmkeras.modality_importance(model, pre, splits["test"])
-    >>> table.sort_values("drop", ascending=False).iloc[0]["input"]
-    'picture'
+    >>> list(table["input"]) == list(spec.inputs), table["metric"].iloc[0]
+    (True, 'label.accuracy')
     """
-    from mmkeras.data import make_dataset
-    from mmkeras.tasks.outputs.metrics import output_metrics
-
     spec = preprocessor.spec
     names = list(spec.inputs)
-    output, metric = main_metric(spec)
+    output, metric = task_for(spec).main_metric()
     ds = make_dataset(spec, df, preprocessor, with_targets=False, root=root, table=table,
                       batch_size=batch_size, shuffle=False, cache="memory")
 
@@ -143,58 +140,40 @@ def modality_importance(model, preprocessor, df, *, root=None, table="", batch_s
     return pd.DataFrame(rows)
 
 
-def format_importance(table):
-    """The importance DataFrame as aligned text lines for printing.
-
-    Example:
-
-    >>> print("\\n".join(format_importance(modality_importance(model, pre, test_df))))
-    """
-    if len(table) == 0:
-        return []
-    lines = [f"modality importance ({table['metric'].iloc[0]}: {table['with_all'].iloc[0]:.4f} with all inputs)",
-             f"  {'input':<14} {'type':<12} {'without':>8} {'drop':>8} {'fusion weight':>14}"]
-    for _, r in table.iterrows():
-        weight = "-" if np.isnan(r["fusion_weight"]) else f"{r['fusion_weight']:.3f}"
-        lines.append(f"  {r['input']:<14} {r['type']:<12} {r['without']:>8.4f} {r['drop']:>8.4f} {weight:>14}")
-    return lines
-
-
 def importance_run(run_dir, *, data=None, root=None, out=None):
     """Modality importance of a run directory on a table (default: its test split, else validation).
 
     Writes the table as CSV to `out` (default `RUN_DIR/importance.csv`, or
     `RUN_DIR/importance_<table name>.csv` with `data`).
 
+    Args:
+        run_dir: a run directory from `train_run` (a spec with outputs).
+        data, root: another table / file root than the spec's.
+        out: the CSV file to write.
+
     Returns:
         (DataFrame, path written).
 
     Example:
 
-    >>> table, path = importance_run("runs/av_digits")
+    >>> table, path = importance_run(run_dir, out=os.path.join(tmp_dir, "importance.csv"))
+    >>> list(table["input"]) == list(spec.inputs)
+    True
     """
-    import os
-
-    from mmkeras.data import load_splits, read_table
-    from mmkeras.runs.lifecycle import load_run
-
     spec, pre, model = load_run(run_dir)
-    if data is None:
-        if root is not None:
-            spec = spec.with_data(root=root)
-        splits = load_splits(spec)
-        name = "test" if splits.get("test") is not None else "validation"
-        df = splits.get(name)
-        if df is None:
-            raise FileNotFoundError(f"{run_dir}: the spec has no test or validation split; pass --data TABLE")
-        default_out = os.path.join(run_dir, IMPORTANCE_FILE)
-    else:
-        spec = spec.with_data(path=data, root=root)
-        name = os.path.splitext(os.path.basename(data))[0]
-        df = read_table(spec.data.path, spec.data.read_options)
-        default_out = os.path.join(run_dir, f"importance_{name}.csv")
-    table_root = spec.data.root or os.path.dirname(spec.data.path)
-    table = modality_importance(model, pre, df, root=table_root, table=name)
+    if not task_for(spec).supports_importance:
+        raise DataError(f"{run_dir}: modality importance needs a spec with outputs; this run's task is "
+                        f"{task_for(spec).name}")
+    source, items, default_out = held_out_data(spec, run_dir, data=data, root=root, splits=("test", "validation"),
+                                               name="importance", ext=".csv")
+    if not items:
+        raise FileNotFoundError(f"{run_dir}: the spec has no test or validation split; pass --data TABLE")
+    name, split = items[0]
+    df = source.table(split)
+    if df is None:
+        raise DataError(f"{run_dir}: modality importance reads a table (it masks inputs of raw rows), not the "
+                        "shards in data.path; pass --data TABLE")
+    table = modality_importance(model, pre, df, root=source.root, table=name)
     path = out or default_out
     table.to_csv(path, index=False)
     return table, path

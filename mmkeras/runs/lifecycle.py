@@ -1,294 +1,320 @@
-"""Run directories: train a spec end to end, evaluate, export and predict."""
+"""One run lifecycle: a spec's Task trained over a Source, then evaluated, explained and exported.
 
-import json
+`train_model` is the one training loop: `train_run`, cross-validation
+(`mmkeras.runs.cv`) and the demo all train through it, whatever the task
+(outputs, retrieval) and the source (a table, TFRecord shards).
+"""
+
+import dataclasses
 import os
-import re
+import time
 
 import keras
-import numpy as np
-import pandas as pd
 import tensorflow as tf
 
-from mmkeras.builders import build_model
-from mmkeras.data import Preprocessor, load_splits, make_dataset, read_table
-from mmkeras.data.checks import explain_op_error
-from mmkeras.tasks.outputs.metrics import evaluate_model, format_metrics
-from mmkeras.export.saved_model import METADATA_FILE, export_saved_model
+from mmkeras.data.preprocessor import Preprocessor
+from mmkeras.data.sources import ShardSource, TfdsSource, source_for
+from mmkeras.data.sources.base import Source
+from mmkeras.distribute import local_copy, plan_for
+from mmkeras.files import write_file, write_json
+from mmkeras.jit import JitChoice, resolve_jit_compile, settle
+from mmkeras.progress import EpochProgress, dataset_steps
+from mmkeras.reports.text import format_importance
+from mmkeras.runs.importance import IMPORTANCE_FILE, modality_importance
+from mmkeras.runs.distributed import dataset_for, finish_worker, fit_plan, prepare_run_dir, resolved_spec
+from mmkeras.runs.reporting import TENSORBOARD_DIR, finish_run, tensorboard_callback
+from mmkeras.runs.run_dir import METRICS_FILE, SAVED_MODEL_DIR, held_out_data, load_run, save_trained
 from mmkeras.specs import load_spec
+from mmkeras.tasks.base import Task
+from mmkeras.tasks.registry import task_for
 from mmkeras.training import fit
 
-MODEL_FILE = "model.keras"
-PREPROCESSOR_DIR = "preprocessor"
+EVALUATED_SPLITS = ("validation", "test")
+SHARD_NOTE = ("note: these shards hold preprocessed tensors: random crops and augmentation do not run "
+              "(convert with --mode raw to keep them)")
 
 
-def _claim_directory(path, overwrite):
-    if os.path.exists(path) and os.listdir(path) and not overwrite:
-        raise FileExistsError(f"Run directory {path} exists and is not empty; choose another --out "
-                              "or pass --overwrite.")
-    os.makedirs(path, exist_ok=True)
+@dataclasses.dataclass
+class TrainedModel:
+    """What `train_model` returns: the trained model and everything needed to evaluate or export it.
+
+    Attributes:
+        model: the trained Keras model.
+        preprocessor: the Preprocessor its datasets were made with.
+        history: the `keras.callbacks.History` of the fit.
+        task: the Task it was trained for.
+        source: the Source it was trained from (for evaluating its other splits).
+        jit: the `mmkeras.jit.JitChoice` it was compiled with: XLA on or off, and why.
+
+    Example:
+
+    >>> trained = train_model(spec, verbose=False)
+    >>> "loss" in trained.history.history, trained.task.name
+    (True, 'outputs')
+    """
+
+    model: keras.Model
+    preprocessor: Preprocessor
+    history: keras.callbacks.History
+    task: Task
+    source: Source
+    jit: JitChoice = None
 
 
-def _write_json(path, payload):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1)
-    os.replace(tmp, path)
+def _silent(*args, **kwargs):
+    return None
 
 
-def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=None, verbose=True):
+def train_model(spec, source=None, *, epochs=None, verbose=True, task=None, say=None, plan=None,
+                checkpointing=None, callbacks=()):
+    """Trains a spec's model: the one training loop every run goes through.
+
+    Sets TF op determinism when `training.deterministic`, lets the task
+    prepare the source (retrieval keeps the rows with both inputs), takes
+    the source's preprocessor (adapted on its train split, or the one saved
+    with shards), builds and compiles the task's model (seeded by
+    `training.seed`), fits it on the train split (validated on the
+    validation split when the source has one) and turns a TensorFlow
+    pipeline error into a `DataError` naming row, column and file. Under a
+    tf.distribute plan (`mmkeras.distribute.plan_for`) the model is built
+    in the strategy's scope, fitted with `fit_scope` and handed back as a
+    local copy (evaluation and export run in this process alone); with
+    `checkpointing` it checkpoints and resumes (`mmkeras.runs.distributed`).
+
+    Args:
+        spec: a Spec, spec file or dict.
+        source: where the examples come from (default `source_for(spec)`).
+        epochs: override `training.epochs`.
+        verbose: print one line per epoch.
+        task: the Task (default `task_for(spec)`).
+        say: print function for the lines about the source and the model (None: silent).
+        plan: the `mmkeras.distribute.Plan` (default `plan_for(spec)`: `training.strategy`).
+        checkpointing: a `mmkeras.runs.distributed.Checkpointing`, or None (no checkpoints).
+        callbacks: more Keras callbacks (e.g. TensorBoard). With `training.cache`, a progress bar
+            covers the first epoch (the one that fills the cache).
+
+    Returns:
+        A `TrainedModel` (model, preprocessor, history, task, source).
+
+    Example:
+
+    >>> trained = train_model(spec, verbose=False)
+    >>> trained.model.jit_compile, trained.source.split_names
+    (True, ['train', 'validation', 'test'])
+    """
+    spec = load_spec(spec)
+    plan = plan or plan_for(spec)  # first: multi_worker sets up its collectives before TensorFlow runs anything
+    task = task or task_for(spec)
+    say = say or _silent
+    source, notes = task.prepare(source or source_for(spec))
+    for line in notes:
+        say(line)
+    if spec.training.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    preprocessor = source.preprocessor()
+    for line in plan.lines():
+        say(line)
+    with plan.scope():
+        model = task.build_model(plan.build_spec(spec), preprocessor)
+    train_ds = dataset_for(task.dataset(source, "train", preprocessor, training=True), plan, source, "train")
+    val_ds = None
+    if "validation" in source.split_names:
+        val_ds = dataset_for(task.dataset(source, "validation", preprocessor), plan, source, "validation")
+    jit = settle(resolve_jit_compile(plan.build_spec(spec).training), model)  # what was chosen, and why
+    xla = jit.describe()
+    if isinstance(source, ShardSource):
+        if source.mode == "preprocessed" and any(f.decode_is_random or f.transform_is_random
+                                                 for f in preprocessor.features.values()):
+            say(SHARD_NOTE)
+        xla += ", from TFRecord shards"
+    say(task.training_line(model, epochs or spec.training.epochs, xla))
+    callbacks = task.callbacks() + list(callbacks)
+    if spec.training.cache != "none":  # the first epoch decodes every file into the cache
+        callbacks.append(EpochProgress(dataset_steps(train_ds)))
+    try:
+        history = fit_plan(model, spec, train_ds, val_ds, plan=plan, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, checkpointing=checkpointing, say=say, fit=fit)
+    except tf.errors.OpError as e:
+        raise source.explain(e, preprocessor) from None
+    if plan.distributed:
+        model = local_copy(model, lambda: task.build_model(spec, preprocessor))
+    return TrainedModel(model, preprocessor, history, task, source, jit)
+
+
+def describe_source(spec, source, task):
+    """The line a run prints about its data: examples per split.
+
+    Example:
+
+    >>> describe_source(spec, mmkeras.data.sources.source_for(spec), task_for(spec))  # doctest: +ELLIPSIS
+    'demo: train ..., validation ..., test ... rows'
+    """
+    counts = ", ".join(f"{k} {v}" for k, v in source.sizes().items())
+    if isinstance(source, ShardSource):
+        return f"{spec.name}: shards in {source.folder}: {counts} examples"
+    if isinstance(source, TfdsSource):
+        return f"{spec.name}: TFDS {source.name} in {source.builder.data_dir}: {counts} examples"
+    return f"{spec.name}: {counts} {task.unit}"
+
+
+def evaluate_splits(trained, splits=EVALUATED_SPLITS):
+    """{split: metrics} of a trained model on the splits of its source among `splits`.
+
+    Example:
+
+    >>> sorted(evaluate_splits(train_model(spec, verbose=False)))
+    ['test', 'validation']
+    """
+    metrics = {}
+    for split in splits:
+        if split in trained.source.split_names:
+            try:
+                metrics[split] = trained.task.evaluate(trained.model, trained.preprocessor, trained.source, split)
+            except tf.errors.OpError as e:
+                raise trained.source.explain(e, trained.preprocessor) from None
+    return metrics
+
+
+def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=None, verbose=True, strategy=None,
+              resume=False, tensorboard=None, report=True):
     """Trains a spec and writes a complete run directory.
 
     Writes `spec.json` (the resolved spec), `preprocessor/` (adapted state),
     `model.keras`, `history.csv`, `metrics.json` (`{split: {output:
     {metric: value}}}` for validation and test), `importance.csv` (modality
-    importance on the test split, see `mmkeras.runs.importance`) and `saved_model/`.
+    importance on the test split, see `mmkeras.runs.importance`) and
+    `saved_model/`. The spec's `data.path` may be a table or a shard folder
+    (`mmkeras convert`); a `task: retrieval` spec trains a dual encoder
+    (metrics `{split: {"retrieval": {...}}}`, no importance). Before
+    training it writes `spec.json` (`training.strategy`: the strategy
+    picked) and `distribute.json`, then checkpoints into `checkpoints/`
+    (`mmkeras.runs.distributed`); every file is written whole. In a
+    `multi_worker` run only the chief writes `out_dir`.
 
     Args:
         spec: a Spec, spec file or dict.
-        out_dir: the run directory; must not exist or be empty unless `overwrite`.
+        out_dir: the run directory; must not exist or be empty unless `overwrite` (or `resume`).
         data, root: another table / file root than the spec's.
+        overwrite: reuse a non-empty run directory, replace its export.
         epochs: override `training.epochs`.
+        verbose: print the data, the model, one line per epoch and the metrics.
+        strategy: overrides `training.strategy` (`--strategy`).
+        resume: continue the run in `out_dir` from its latest checkpoint (the
+            same spec), or start it when `out_dir` is new or empty (`--resume`).
+        tensorboard: log to `RUN_DIR/tensorboard/` (default `training.tensorboard`; `--tensorboard`).
+        report: record predictions and `run.json`, draw `plots/` and write `report.html`
+            (`mmkeras.runs.reporting.finish_run`), then print the headline metrics and the report's path.
 
     Returns:
-        The metrics dict.
+        The metrics dict (None on a `multi_worker` worker that is not the chief).
 
     Example:
 
-    >>> metrics = train_run("data_specs/demo.yaml", "runs/demo")
+    >>> metrics = train_run(spec, os.path.join(tmp_dir, "run"), verbose=False)
+    >>> written = os.listdir(os.path.join(tmp_dir, "run"))
+    >>> sorted(metrics), all(f in written for f in ("history.csv", "metrics.json", "checkpoints", "distribute.json"))
+    (['test', 'validation'], True)
     """
-    say = print if verbose else (lambda *a, **k: None)
+    say = print if verbose else _silent
     spec = load_spec(spec)
-    if spec.task is not None:  # task: retrieval -> a contrastive dual encoder (mmkeras.tasks.retrieval)
-        from mmkeras.tasks.retrieval import train_retrieval_run
-
-        return train_retrieval_run(spec, out_dir, data=data, root=root, overwrite=overwrite, epochs=epochs,
-                                   verbose=verbose)
     if data is not None or root is not None:
         spec = spec.with_data(path=data, root=root)
-    from mmkeras.data.sources.shards.write import is_shard_folder
-
-    if is_shard_folder(spec.data.path):  # data.path names a folder written by `mmkeras convert`
-        from mmkeras.runs.shards import train_shard_run
-
-        return train_shard_run(spec, out_dir, overwrite=overwrite, epochs=epochs, verbose=verbose)
-    splits = load_splits(spec)
-    _claim_directory(out_dir, overwrite)
-    if spec.training.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    say(f"{spec.name}: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items() if v is not None) + " rows")
-    pre = Preprocessor(spec).adapt(splits["train"])
-    model = build_model(spec, pre)
-    train_ds = make_dataset(spec, splits["train"], pre, training=True, table="train split")
-    val_ds = None
-    if splits["validation"] is not None:
-        val_ds = make_dataset(spec, splits["validation"], pre, table="validation split")
-    say(f"training {model.count_params():,} parameters for {epochs or spec.training.epochs} epochs "
-        f"(XLA {'on' if model.jit_compile else 'off'})")
-    try:
-        history = fit(model, spec, train_ds, val_ds, epochs=epochs, verbose=verbose)
-    except tf.errors.OpError as e:
-        raise explain_op_error(e, pre, [(f"{k} split", v) for k, v in splits.items() if v is not None]) from None
-    _write_json(os.path.join(out_dir, "spec.json"), spec.to_dict())
-    pre.save(os.path.join(out_dir, PREPROCESSOR_DIR))
-    model.save(os.path.join(out_dir, MODEL_FILE))
-    pd.DataFrame(history.history).rename_axis("epoch").to_csv(os.path.join(out_dir, "history.csv"))
-    metrics = {split: evaluate_model(model, pre, splits[split], table=f"{split} split")
-               for split in ("validation", "test") if splits[split] is not None}
-    _write_json(os.path.join(out_dir, "metrics.json"), metrics)
-    for line in format_metrics(metrics):
+    plan = plan_for(spec, strategy)  # first: multi_worker sets up its collectives before TensorFlow runs anything
+    task = task_for(spec)
+    source, notes = task.prepare(source_for(spec))  # data errors come before the run directory is made
+    for line in notes:
         say(line)
-    held_out = splits["test"] if splits["test"] is not None else splits["validation"]
-    if held_out is not None and spec.outputs:  # modality importance -> importance.csv
-        from mmkeras.runs.importance import IMPORTANCE_FILE, format_importance, modality_importance
-
-        importance = modality_importance(model, pre, held_out, table="held-out split")
-        importance.to_csv(os.path.join(out_dir, IMPORTANCE_FILE), index=False)
+    folder, checkpointing = prepare_run_dir(spec, out_dir, plan, overwrite=overwrite, resume=resume)
+    say(describe_source(spec, source, task))
+    tensorboard = spec.training.tensorboard if tensorboard is None else tensorboard
+    started = time.perf_counter()
+    extra = [tensorboard_callback(folder)] if tensorboard else []  # a worker logs into its own folder
+    trained = train_model(spec, source, epochs=epochs, verbose=verbose, task=task, say=say, plan=plan,
+                          checkpointing=checkpointing, callbacks=extra)
+    seconds = time.perf_counter() - started
+    if not plan.is_chief:  # another worker of a multi_worker run: the chief writes the run directory
+        say(finish_worker(folder, plan, trained.model))
+        return None
+    save_trained(out_dir, resolved_spec(spec, plan), trained.preprocessor, trained.model, trained.history)
+    metrics = evaluate_splits(trained)
+    write_json(os.path.join(out_dir, METRICS_FILE), metrics)
+    for line in task.format_metrics(metrics):
+        say(line)
+    held_out = [split for split in ("test", "validation") if split in source.split_names]
+    if task.supports_importance and held_out and source.table(held_out[0]) is not None:  # -> importance.csv
+        importance = modality_importance(trained.model, trained.preprocessor, source.table(held_out[0]),
+                                         root=source.root, table="held-out split")
+        write_file(os.path.join(out_dir, IMPORTANCE_FILE), lambda path: importance.to_csv(path, index=False))
         for line in format_importance(importance):
             say(line)
-    export_saved_model(model, pre, os.path.join(out_dir, "saved_model"), overwrite=overwrite)
+    task.export(trained.model, trained.preprocessor, os.path.join(out_dir, SAVED_MODEL_DIR),
+                overwrite=overwrite or resume)
     say(f"run written to {out_dir}")
+    if tensorboard:
+        say(f"tensorboard --logdir {os.path.join(out_dir, TENSORBOARD_DIR)}")
+    if report:
+        for line in finish_run(out_dir, trained, metrics, seconds=seconds):
+            say(line)
     return metrics
-
-
-def load_run(run_dir):
-    """(spec, preprocessor, model) of a run directory written by `train_run`."""
-    for name in ("spec.json", MODEL_FILE, PREPROCESSOR_DIR):
-        if not os.path.exists(os.path.join(run_dir, name)):
-            raise FileNotFoundError(f"{run_dir} is not a run directory: {name} is missing")
-    spec = load_spec(os.path.join(run_dir, "spec.json"))
-    pre = Preprocessor.load(os.path.join(run_dir, PREPROCESSOR_DIR), spec=spec)
-    model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
-    return spec, pre, model
 
 
 def evaluate_run(run_dir, *, data=None, root=None, out=None):
     """Metrics of a trained run on a table (default: the spec's validation and test splits).
 
-    With `data`, the whole table is evaluated and written to `out` (default
-    `RUN_DIR/evaluation_<table name>.json`); otherwise to `RUN_DIR/evaluation.json`.
+    With `data` (a table or a shard folder), it is evaluated and written to
+    `out` (default `RUN_DIR/evaluation_<table name>.json`); otherwise the
+    spec's own splits to `RUN_DIR/evaluation.json`.
+
+    Args:
+        run_dir: a run directory from `train_run`.
+        data: a table (evaluated whole) or shard folder; default the spec's data.
+        root: folder of relative file paths.
+        out: the JSON file to write.
+
+    Returns:
+        (metrics, path written).
 
     Example:
 
-    >>> evaluate_run("runs/demo", data="holdout.csv", root="holdout/")
+    >>> metrics, path = evaluate_run(run_dir)
+    >>> sorted(metrics), os.path.basename(path)
+    (['test', 'validation'], 'evaluation.json')
     """
     spec, pre, model = load_run(run_dir)
-    from mmkeras.runs.shards import evaluate_shards_of_run
-
-    shard_result = evaluate_shards_of_run(spec, pre, model, run_dir, data=data, out=out)
-    if shard_result is not None:  # the run's data.path, or `data`, is a shard folder
-        return shard_result
-    if data is None:
-        if root is not None:
-            spec = spec.with_data(root=root)
-        splits = load_splits(spec)
-        tables = {k: splits[k] for k in ("validation", "test") if splits[k] is not None}
-        default_out = os.path.join(run_dir, "evaluation.json")
-    else:
-        spec = spec.with_data(path=data, root=root)
-        stem = os.path.splitext(os.path.basename(data))[0]
-        tables = {stem: read_table(spec.data.path, spec.data.read_options)}
-        default_out = os.path.join(run_dir, f"evaluation_{stem}.json")
-    root = spec.data.root or os.path.dirname(spec.data.path)
+    task = task_for(spec)
+    source, items, default_out = held_out_data(spec, run_dir, data=data, root=root, splits=EVALUATED_SPLITS,
+                                               name="evaluation", ext=".json")
     metrics = {}
-    for name, df in tables.items():
+    for key, split in items:
+        df = source.table(split)
         try:
-            if spec.task is not None:  # retrieval: recall@k both ways, median rank
-                from mmkeras.tasks.retrieval import evaluate_retrieval
-
-                metrics[name] = evaluate_retrieval(model, pre, df, root=root, table=name)
+            if df is None:  # shards: the stored targets
+                metrics[key] = task.evaluate(model, pre, source, split)
             else:
-                metrics[name] = evaluate_model(model, pre, df, root=root, table=name)
+                metrics[key] = task.evaluate_table(model, pre, df, root=source.root, table=key)
         except tf.errors.OpError as e:
-            raise explain_op_error(e, pre, [(name, df)], root=root) from None
-    _write_json(out or default_out, metrics)
-    return metrics, out or default_out
+            raise source.explain(e, pre) from None
+    path = out or default_out
+    write_json(path, metrics)
+    return metrics, path
 
 
 def export_run(run_dir, out=None, *, overwrite=False):
-    """Exports a run's model and preprocessor as a SavedModel (default `RUN_DIR/saved_model`)."""
-    _, pre, model = load_run(run_dir)
-    return export_saved_model(model, pre, out or os.path.join(run_dir, "saved_model"), overwrite=overwrite)
+    """Exports a run's model and preprocessor as a SavedModel (default `RUN_DIR/saved_model`).
 
+    Args:
+        run_dir: a run directory from `train_run`.
+        out: the export folder.
+        overwrite: replace an existing export.
 
-def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, read_options=None):
-    """Runs an exported SavedModel on a table of raw inputs; returns a DataFrame.
-
-    Reads the input columns named in the export's metadata; file columns are
-    read as bytes relative to `root` (default: the table's folder). Output
-    columns: `<o>_label` and `<o>_prob_<class>` per class output,
-    `<o>_labels` (joined) and `<o>_prob_<label>` per multilabel output, `<o>`
-    per regression output. Written to `out` as CSV when given.
+    Returns:
+        The absolute path written.
 
     Example:
 
-    >>> predict_table("runs/demo/saved_model", "new_rows.csv", out="preds.csv")
+    >>> path = export_run(run_dir, os.path.join(tmp_dir, "export"))
+    >>> os.path.isfile(os.path.join(path, "saved_model.pb"))
+    True
     """
-    meta_path = os.path.join(saved_model_dir, "assets.extra", METADATA_FILE)
-    if not os.path.isfile(meta_path):
-        raise FileNotFoundError(f"{saved_model_dir} is not an mmkeras export ({meta_path} missing)")
-    with open(meta_path, encoding="utf-8") as f:
-        meta = json.load(f)
-    if meta.get("task"):  # a retrieval export: embeddings, no predictions
-        from mmkeras.data import DataError
-
-        raise DataError(f"{saved_model_dir} is a {meta['task']['type']} export: it has the signatures "
-                        f"{', '.join(meta.get('signatures', {}))} (raw input -> embedding) and nothing to "
-                        "predict; embed both sides and search with mmkeras.tasks.retrieval.top_k")
-    df = read_table(data, read_options)
-    root = root or os.path.dirname(os.path.abspath(data))
-    serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-    from mmkeras.data.sources.table import as_strings, check_columns
-
-    check_columns(df, [i["column"] for i in meta["inputs"].values()], data)
-    columns = {}
-    for name, info in meta["inputs"].items():
-        col = df[info["column"]]
-        if info["type"] in ("image", "audio"):
-            values = []
-            for row, rel in enumerate(as_strings(col)):
-                if rel.strip() == "":
-                    values.append(b"")  # a missing input: the export serves it (presence 0)
-                    continue
-                path = rel if os.path.isabs(rel) else os.path.join(root, rel)
-                if not os.path.isfile(path):
-                    from mmkeras.data import DataError
-                    raise DataError(f"Row {row} of {data}, column {info['column']!r}: file not found: {path}")
-                with open(path, "rb") as fh:
-                    values.append(fh.read())
-            columns[name] = np.array(values, dtype=object)
-        elif info["type"] == "video":
-            from mmkeras.data.video import read_clips
-
-            columns[name] = read_clips(col, root=root, table=data, column_name=info["column"])
-        elif info["type"] == "numeric":
-            columns[name] = pd.to_numeric(col, errors="coerce").to_numpy(np.float32)
-        else:
-            columns[name] = as_strings(col)
-    results = []
-    for start in range(0, len(df), batch_size):
-        batch = {n: tf.constant(v[start:start + batch_size]) for n, v in columns.items()}
-        try:
-            results.append({k: v.numpy() for k, v in serve(**batch).items()})
-        except tf.errors.OpError as e:
-            raise _explain_serving_error(e, serve, columns, meta, df, data, start, batch_size) from None
-    table = pd.DataFrame(index=df.index)
-    for name, info in meta["outputs"].items():
-        if info["type"] in ("classification", "binary"):
-            labels = np.concatenate([r[f"{name}_label"] for r in results])
-            probs = np.concatenate([r[f"{name}_probabilities"] for r in results])
-            table[f"{name}_label"] = [v.decode("utf-8") for v in labels]
-            for i, cls in enumerate(info["classes"]):
-                table[f"{name}_prob_{cls}"] = probs[:, i]
-        elif info["type"] == "multilabel":
-            labels = np.concatenate([r[f"{name}_labels"] for r in results])
-            probs = np.concatenate([r[f"{name}_probabilities"] for r in results])
-            table[f"{name}_labels"] = [v.decode("utf-8") for v in labels]
-            for i, label in enumerate(info["classes"]):
-                table[f"{name}_prob_{label}"] = probs[:, i]
-        else:
-            table[name] = np.concatenate([r[name] for r in results])
-    if out:
-        table.to_csv(out, index=False)
-    return table
-
-
-def _explain_serving_error(error, serve, columns, meta, df, data, start, batch_size):
-    """A DataError naming the row, column and file that made `serve` fail on a batch.
-
-    Serves the batch's rows one by one; for the failing row, serves it again
-    with each file input emptied (a missing input), and names the one whose
-    removal makes it succeed.
-    """
-    from mmkeras.data import DataError
-
-    files = [n for n, info in meta["inputs"].items() if info["type"] in ("image", "audio")]
-    detail = _op_message(error)
-    for row in range(start, min(start + batch_size, len(df))):
-        one = {n: v[row:row + 1] for n, v in columns.items()}
-        try:
-            serve(**{n: tf.constant(v) for n, v in one.items()})
-            continue
-        except tf.errors.OpError as e:
-            detail = _op_message(e)
-        for name in files:
-            try:
-                serve(**{n: tf.constant(np.array([b""], object) if n == name else v) for n, v in one.items()})
-            except tf.errors.OpError:
-                continue
-            column = meta["inputs"][name]["column"]
-            return DataError(f"Row {row} of {data}, column {column!r}, file {df[column].iloc[row]}: "
-                             f"cannot be decoded: {detail}")
-        return DataError(f"Row {row} of {data}: the export failed on it: {detail}")
-    return explain_op_error(error)
-
-
-def _op_message(error):
-    """The informative line of a TensorFlow error (the assertion text when there is one)."""
-    message = getattr(error, "message", str(error))
-    for line in message.splitlines():
-        line = line.strip()
-        if line.startswith("assertion failed:"):
-            return " ".join(re.findall(r"\[([^\]]+)\]", line)).rstrip(":") or line
-    lines = [ln.strip() for ln in message.splitlines()
-             if ln.strip() and not ln.strip().startswith(("Graph execution error", "Detected at node", "<stack", "[["))]
-    return (lines[0] if lines else message.strip())[:300]
+    spec, pre, model = load_run(run_dir)
+    return task_for(spec).export(model, pre, out or os.path.join(run_dir, SAVED_MODEL_DIR), overwrite=overwrite)

@@ -8,8 +8,12 @@ import typing
 
 import yaml
 
-from mmkeras.specs import schema
+from mmkeras.encoders.registry import ENCODERS, default_encoder
 from mmkeras.errors import SpecError
+from mmkeras.fusion.registry import FUSIONS, fusion_options
+from mmkeras.jit import DETERMINISM_NOTE
+from mmkeras.specs import schema
+from mmkeras.tasks.outputs.heads import HEADS
 
 
 def _fail(source, path, message):
@@ -18,7 +22,15 @@ def _fail(source, path, message):
 
 
 def _choices(values):
-    return ", ".join(str(v) for v in values)
+    return ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+
+
+_SCALARS = {  # annotation: (accepts the value, what a rejected value is not, conversion)
+    bool: (lambda v: isinstance(v, bool), "true or false", bool),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", int),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number", float),
+    str: (lambda v: isinstance(v, str), "a string", str),
+}
 
 
 def _check_type(source, path, value, annotation):
@@ -50,22 +62,11 @@ def _check_type(source, path, value, annotation):
         if not isinstance(value, dict):
             _fail(source, path, f"{value!r} is not a mapping")
         return dict(value)
-    if annotation is bool:
-        if not isinstance(value, bool):
-            _fail(source, path, f"{value!r} is not true or false")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            _fail(source, path, f"{value!r} is not an integer")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _fail(source, path, f"{value!r} is not a number")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            _fail(source, path, f"{value!r} is not a string")
-        return value
+    if annotation in _SCALARS:
+        accepts, what, convert = _SCALARS[annotation]
+        if not accepts(value):
+            _fail(source, path, f"{value!r} is not {what}")
+        return convert(value)
     raise TypeError(f"unsupported annotation {annotation!r}")
 
 
@@ -119,8 +120,6 @@ def _build(cls, raw, source, path, fixed=None, extra_ok=False):
 
 
 def _encoder(raw, modality, source, path, base_dir=None):
-    from mmkeras.encoders import ENCODERS, default_encoder
-
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -154,14 +153,21 @@ def _sections(cls, raw, source, path):
     return out
 
 
-def _inputs(raw, source, base_dir):
+def _named(raw, source, section):
+    """(name, options, key path) of each entry of the `inputs` or `outputs` mapping, names checked."""
+    what = section[:-1]
     if not isinstance(raw, dict) or not raw:
-        _fail(source, "inputs", "must be a non-empty mapping from input name to its options")
-    out = {}
+        _fail(source, section, f"must be a non-empty mapping from {what} name to its options")
     for name, opts in raw.items():
-        path = f"inputs.{name}"
+        path = f"{section}.{name}"
         if not isinstance(name, str) or not name.isidentifier():
-            _fail(source, path, f"{name!r} is not a valid input name (letters, digits, underscores)")
+            _fail(source, path, f"{name!r} is not a valid {what} name (letters, digits, underscores)")
+        yield name, opts, path
+
+
+def _inputs(raw, source, base_dir):
+    out = {}
+    for name, opts, path in _named(raw, source, "inputs"):
         if name.startswith("_"):
             _fail(source, path, f"{name!r}: input names must not start with '_' (reserved, e.g. '_presence')")
         if not isinstance(opts, dict):
@@ -184,16 +190,9 @@ def _inputs(raw, source, base_dir):
 
 
 def _outputs(raw, source):
-    if not isinstance(raw, dict) or not raw:
-        _fail(source, "outputs", "must be a non-empty mapping from output name to its options")
     out = {}
-    for name, opts in raw.items():
-        path = f"outputs.{name}"
-        if not isinstance(name, str) or not name.isidentifier():
-            _fail(source, path, f"{name!r} is not a valid output name (letters, digits, underscores)")
+    for name, opts, path in _named(raw, source, "outputs"):
         fields = _build(schema.OutputSpec, opts, source, path, fixed={"name": name})
-        from mmkeras.tasks.outputs.heads import HEADS
-
         if fields["type"] not in HEADS:
             _fail(source, f"{path}.type", f"{fields['type']!r} is not one of {_choices(HEADS.names())}")
         if fields.get("positive") is not None and fields["type"] != "binary":
@@ -251,19 +250,55 @@ def _split(raw, source):
     return split
 
 
+def _tfds(raw, source, base_dir):
+    """`data.tfds`: a TensorFlow Datasets dataset (name, data_dir relative to the spec, splits, download)."""
+    fields = _build(schema.TfdsSpec, raw, source, "data.tfds")
+    if not fields["name"].strip():
+        _fail(source, "data.tfds.name", "'' is not a TFDS dataset name such as mnist or mnist:3.*.*")
+    if fields.get("data_dir") is not None:
+        fields["data_dir"] = os.path.normpath(os.path.join(base_dir, os.path.expanduser(fields["data_dir"])))
+    split = schema.TfdsSplitSpec(**_build(schema.TfdsSplitSpec, raw.get("split"), source, "data.tfds.split"))
+    for key in ("train", "validation", "test"):
+        value = getattr(split, key)
+        if isinstance(value, str) and not value.strip():
+            _fail(source, f"data.tfds.split.{key}", "'' is not a TFDS split such as train or 'train[:90%]'")
+    if isinstance(split.validation, float) and not 0 < split.validation < 1:
+        _fail(source, "data.tfds.split.validation", f"{split.validation!r} is not a TFDS split (e.g. "
+                                                    "'train[90%:]') or a fraction between 0 and 1")
+    return schema.TfdsSpec(split=split, **fields)
+
+
+def _check_table_keys_unset(fields, split, source):
+    """With `data.tfds`, the table keys must keep their defaults (`Spec.to_dict` writes them)."""
+    for key, default in (("path", None), ("root", None), ("read_options", {})):
+        if fields.get(key, default) != default:
+            _fail(source, f"data.{key}", "is not used with data.tfds (the examples come from the TFDS dataset); "
+                                         "remove one of the two")
+    if split != _split(None, source):
+        _fail(source, "data.split", "is not used with data.tfds; give the TFDS splits in data.tfds.split, e.g. "
+                                    "{train: 'train[:90%]', validation: 'train[90%:]', test: test}")
+
+
 def _data(raw, source, base_dir):
     if raw is None:
         raw = {}
+    tfds = None
+    if isinstance(raw, dict) and raw.get("tfds") is not None:
+        raw = dict(raw)
+        tfds = _tfds(raw.pop("tfds"), source, base_dir)
+    elif isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k != "tfds"}
     fields = _build(schema.DataSpec, raw, source, "data")
     for key in ("path", "root"):
         if fields.get(key) is not None:
             fields[key] = os.path.normpath(os.path.join(base_dir, fields[key]))
-    return schema.DataSpec(split=_split(raw.get("split"), source), **fields)
+    split = _split(raw.get("split"), source)
+    if tfds is not None:
+        _check_table_keys_unset(fields, split, source)
+    return schema.DataSpec(split=split, tfds=tfds, **fields)
 
 
 def _fusion(raw, source):
-    from mmkeras.fusion.registry import FUSIONS, fusion_options
-
     fields, extra = _build(schema.FusionSpec, raw, source, "fusion", extra_ok=True, fixed={"options": None})
     fields.pop("options")
     name = fields.get("type", "concat")
@@ -305,6 +340,17 @@ def _task(raw, source, inputs):
             _fail(source, key, "is not used with task: retrieval (each tower is its input's encoder and a "
                                "projection, trained with InfoNCE); remove it")
     return schema.TaskSpec(**fields)
+
+
+def _training(raw, source):
+    fields = _build(schema.TrainingSpec, raw, source, "training")
+    if fields.get("jit_compile") is True and fields.get("deterministic"):
+        _fail(source, "training.jit_compile", "true cannot be combined with training.deterministic: true: "
+                                              f"{DETERMINISM_NOTE}; use auto or false")
+    every = fields.get("checkpoint_every", "epoch")
+    if every != "epoch" and not (isinstance(every, int) and every >= 1):
+        _fail(source, "training.checkpoint_every", f"{every!r} is neither 'epoch' nor a number of steps >= 1")
+    return schema.TrainingSpec(**fields)
 
 
 def load_spec(spec, *, base_dir=None):
@@ -375,7 +421,7 @@ def load_spec(spec, *, base_dir=None):
         inputs=inputs,
         fusion=_fusion(raw.get("fusion"), source),
         outputs=outputs,
-        training=schema.TrainingSpec(**_build(schema.TrainingSpec, raw.get("training"), source, "training")),
+        training=_training(raw.get("training"), source),
         task=task,
         source=source,
     )

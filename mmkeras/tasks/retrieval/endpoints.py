@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from mmkeras.data.presence import decode_or_zeros
-from mmkeras.export.saved_model import _write_atomically, write_archive
+from mmkeras.export.archive import write_saved_model
 
 
 def embed_function(feature, tower, name):
@@ -16,9 +16,12 @@ def embed_function(feature, tower, name):
 
     Example:
 
-    >>> fn = embed_function(pre.features["caption"], model.tower("caption"), "caption")
+    >>> pairs_spec = mmkeras.load_spec(mmkeras.testing.retrieval_spec_dict(os.path.join(data_dir, "manifest.csv")))
+    >>> pairs_pre = mmkeras.Preprocessor(pairs_spec).adapt(splits["train"])
+    >>> pairs = mmkeras.tasks.retrieval.build_dual_encoder(pairs_spec, pairs_pre)
+    >>> fn = embed_function(pairs_pre.features["caption"], pairs.tower("caption"), "caption")
     >>> fn(tf.constant(["a red circle"]))["embedding"].shape
-    TensorShape([1, 64])
+    TensorShape([1, 8])
     """
     @tf.function(input_signature=[tf.TensorSpec([None], feature.raw_dtype, name=name)])
     def embed(values):
@@ -29,6 +32,32 @@ def embed_function(feature, tower, name):
         return {"embedding": tf.cast(tower(inputs, training=False), tf.float32)}
 
     return embed
+
+
+def retrieval_endpoints(model, preprocessor):
+    """(tracked objects, {"embed_<input>": tf.function} per tower, metadata) of a `DualEncoder`.
+
+    Example:
+
+    >>> pairs_spec = mmkeras.load_spec(mmkeras.testing.retrieval_spec_dict(os.path.join(data_dir, "manifest.csv")))
+    >>> pairs_pre = mmkeras.Preprocessor(pairs_spec).adapt(splits["train"])
+    >>> pairs = mmkeras.tasks.retrieval.build_dual_encoder(pairs_spec, pairs_pre)
+    >>> tracked, endpoints, metadata = retrieval_endpoints(pairs, pairs_pre)
+    >>> sorted(endpoints)
+    ['embed_caption', 'embed_picture']
+    """
+    spec = preprocessor.spec
+    task = spec.task
+    metadata = {
+        "name": spec.name,
+        "task": {"type": task.type, "pair": list(task.pair), "embedding_dim": task.embedding_dim},
+        "signatures": {f"embed_{n}": {"input": n, "output": "embedding"} for n in task.pair},
+        "inputs": {n: {"type": spec.inputs[n].type, "column": spec.inputs[n].column} for n in task.pair},
+        "outputs": {},
+    }
+    tracked = [layer for n in task.pair for layer in preprocessor.features[n].tracked_layers()]
+    endpoints = {f"embed_{n}": embed_function(preprocessor.features[n], model.tower(n), n) for n in task.pair}
+    return tracked, endpoints, metadata
 
 
 def export_retrieval_model(model, preprocessor, path, *, overwrite=False):
@@ -53,23 +82,13 @@ def export_retrieval_model(model, preprocessor, path, *, overwrite=False):
 
     Example:
 
-    >>> export_retrieval_model(model, pre, "runs/r/saved_model")
-    >>> export = tf.saved_model.load("runs/r/saved_model")
-    >>> export.signatures["embed_caption"](caption=tf.constant(["a red circle"]))["embedding"]
+    >>> pairs_spec = mmkeras.load_spec(mmkeras.testing.retrieval_spec_dict(os.path.join(data_dir, "manifest.csv")))
+    >>> pairs_pre = mmkeras.Preprocessor(pairs_spec).adapt(splits["train"])
+    >>> pairs = mmkeras.tasks.retrieval.build_dual_encoder(pairs_spec, pairs_pre)
+    >>> path = export_retrieval_model(pairs, pairs_pre, os.path.join(tmp_dir, "pairs"))
+    >>> export = tf.saved_model.load(path)
+    >>> export.signatures["embed_caption"](caption=tf.constant(["a red circle"]))["embedding"].shape
+    TensorShape([1, 8])
     """
-    spec = preprocessor.spec
-    task = spec.task
-
-    def write(tmp):
-        metadata = {
-            "name": spec.name,
-            "task": {"type": task.type, "pair": list(task.pair), "embedding_dim": task.embedding_dim},
-            "signatures": {f"embed_{n}": {"input": n, "output": "embedding"} for n in task.pair},
-            "inputs": {n: {"type": spec.inputs[n].type, "column": spec.inputs[n].column} for n in task.pair},
-            "outputs": {},
-        }
-        tracked = [layer for n in task.pair for layer in preprocessor.features[n].tracked_layers()]
-        endpoints = {f"embed_{n}": embed_function(preprocessor.features[n], model.tower(n), n) for n in task.pair}
-        write_archive(tmp, model, tracked, endpoints, metadata)
-
-    return _write_atomically(path, write, overwrite)
+    tracked, endpoints, metadata = retrieval_endpoints(model, preprocessor)
+    return write_saved_model(path, model, tracked, endpoints, metadata, overwrite=overwrite)

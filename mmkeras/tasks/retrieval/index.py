@@ -22,14 +22,12 @@ def top_k(query_embeddings, index_embeddings, k=10):
 
     Example:
 
-    >>> import tensorflow as tf
-    >>> export = tf.saved_model.load("runs/openmoji_retrieval/saved_model")
     >>> names = ["grinning face", "red apple", "rocket"]
-    >>> index = export.signatures["embed_name"](name=tf.constant(names))["embedding"]
-    >>> query = export.signatures["embed_picture"](picture=tf.constant([png_bytes]))["embedding"]
+    >>> index = np.float32([[1, 0], [0.6, 0.8], [0, 1]])   # e.g. export.signatures["embed_name"](name=...)
+    >>> query = np.float32([0.1, 0.99])                     # e.g. export.signatures["embed_picture"](...)
     >>> indices, scores = top_k(query, index, k=2)
-    >>> [names[i] for i in indices[0]]
-    ['rocket', 'red apple']
+    >>> [names[i] for i in indices], np.round(scores.astype(float), 2).tolist()
+    (['rocket', 'red apple'], [0.99, 0.85])
     """
     q = np.asarray(query_embeddings, dtype=np.float32)
     x = np.asarray(index_embeddings, dtype=np.float32)

@@ -117,23 +117,3 @@ def retrieval_metrics(embeddings, values=None, *, ks=DEFAULT_KS):
     out["count"] = int(n)
     return out
 
-
-def format_retrieval(metrics, indent="  "):
-    """Text lines: per split and direction, recall@k against chance and the median rank.
-
-    Example:
-
-    >>> print("\\n".join(format_retrieval({"test": {"retrieval": m}})))
-      test       picture_to_name  R@1 1.000 (chance 0.333)  ...  median rank 1.0 of 3
-    """
-    lines = []
-    for split, groups in metrics.items():
-        m = groups.get("retrieval", {})
-        directions = list(dict.fromkeys(key.split("_recall@")[0] for key in m if "_recall@" in key))
-        for prefix in directions:
-            ks = sorted(int(key.rsplit("@", 1)[1]) for key in m if key.startswith(f"{prefix}_recall@"))
-            shown = "  ".join(f"R@{k} {m[f'{prefix}_recall@{k}']:.3f} (chance {m[f'{prefix}_chance@{k}']:.3f})"
-                              for k in ks)
-            lines.append(f"{indent}{split:<10} {prefix:<20} {shown}  median rank "
-                         f"{m[f'{prefix}_median_rank']:.1f} of {m.get('count', '?')}")
-    return lines

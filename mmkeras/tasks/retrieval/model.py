@@ -14,8 +14,9 @@ import math
 import keras
 from keras import ops
 
-from mmkeras.builders import build_encoder
+from mmkeras.builders import build_encoder, model_scope
 from mmkeras.specs import load_spec
+from mmkeras.training import compile_model
 
 # CLIP clamps the logit scale at 100 (temperature 0.01); below, a scale under 1
 # (temperature above 1) would only flatten the softmax, so it is clamped too.
@@ -39,8 +40,8 @@ def info_nce_loss(a, b, logit_scale):
     Example:
 
     >>> a = keras.ops.eye(3)
-    >>> float(info_nce_loss(a, a, 10.0))   # near 0: each row matches only itself
-    9.07...e-05
+    >>> round(float(info_nce_loss(a, a, 10.0)), 6)   # near 0: each row matches only itself
+    9.1e-05
     """
     a = ops.cast(a, "float32")
     b = ops.cast(b, "float32")
@@ -87,9 +88,14 @@ class DualEncoder(keras.Model):
 
     Example:
 
-    >>> model = DualEncoder({"picture": picture_tower, "caption": caption_tower})
-    >>> model.compile(optimizer="adam", jit_compile=True)
-    >>> model.fit(make_dataset(spec, train_df, pre, training=True, with_targets=False), epochs=1)
+    >>> pairs_spec = mmkeras.load_spec(mmkeras.testing.retrieval_spec_dict(os.path.join(data_dir, "manifest.csv")))
+    >>> pairs_pre = mmkeras.Preprocessor(pairs_spec).adapt(splits["train"])
+    >>> towers = {n: build_tower(pairs_spec, pairs_pre, n) for n in ("picture", "caption")}
+    >>> pairs = DualEncoder(towers)
+    >>> pairs.compile(optimizer="adam", jit_compile=True)
+    >>> ds = mmkeras.make_dataset(pairs_spec, splits["train"], pairs_pre, training=True, with_targets=False)
+    >>> sorted(pairs.fit(ds, epochs=1, verbose=0).history)
+    ['loss', 'pair_accuracy']
     """
 
     def __init__(self, towers, temperature=0.07, learn_temperature=True, **kwargs):
@@ -145,14 +151,35 @@ class DualEncoder(keras.Model):
         return cls(**config)
 
 
+class TemperatureLog(keras.callbacks.Callback):
+    """Adds the current temperature of a `DualEncoder` to each epoch's logs (and so to history.csv).
+
+    Example:
+
+    >>> logs = {}
+    >>> callback = TemperatureLog()
+    >>> callback.set_model(DualEncoder({"a": keras.Sequential([keras.Input((2,))]),
+    ...                                 "b": keras.Sequential([keras.Input((2,))])}, temperature=0.5))
+    >>> callback.on_epoch_end(0, logs)
+    >>> round(logs["temperature"], 3)
+    0.5
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["temperature"] = float(1.0 / keras.ops.convert_to_numpy(self.model.logit_scale()))
+
+
 def build_tower(spec, preprocessor, name):
     """One input's tower: its encoder, a Dense projection to `task.embedding_dim`, L2 normalisation.
 
     Example:
 
-    >>> tower = build_tower(spec, pre, "picture")
+    >>> pairs_spec = mmkeras.load_spec(mmkeras.testing.retrieval_spec_dict(os.path.join(data_dir, "manifest.csv")))
+    >>> pairs_pre = mmkeras.Preprocessor(pairs_spec).adapt(splits["train"])
+    >>> tower = build_tower(pairs_spec, pairs_pre, "picture")
     >>> tower.output_shape
-    (None, 64)
+    (None, 8)
     """
     feature = preprocessor.features[name]
     inputs = keras.Input(shape=feature.shape, dtype=feature.dtype, name=name)
@@ -169,47 +196,24 @@ def build_dual_encoder(spec, preprocessor, *, compile=True):
         spec: a Spec, file or dict with a retrieval `task`.
         preprocessor: an adapted `mmkeras.Preprocessor` of that spec.
         compile: compile with the spec's optimizer and `jit_compile` (checked
-            to really be on).
+            to really be on, `mmkeras.training.compile_model`).
 
     Example:
 
-    >>> model = build_dual_encoder(spec, pre)
-    >>> model.jit_compile
-    True
+    >>> pairs_spec = mmkeras.load_spec(mmkeras.testing.retrieval_spec_dict(os.path.join(data_dir, "manifest.csv")))
+    >>> pairs_pre = mmkeras.Preprocessor(pairs_spec).adapt(splits["train"])
+    >>> pairs = build_dual_encoder(pairs_spec, pairs_pre)
+    >>> pairs.pair, pairs.jit_compile
+    (['picture', 'caption'], True)
     """
     spec = load_spec(spec)
     if spec.task is None or spec.task.type != "retrieval":
         raise ValueError(f"{spec.source or spec.name}: task: the spec has no retrieval task "
                          "(task: {type: retrieval, pair: [a, b]})")
-    if not preprocessor.adapted:
-        raise ValueError("The preprocessor is not adapted; call Preprocessor(spec).adapt(train_df) first.")
-    keras.utils.set_random_seed(spec.training.seed)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(spec.training.precision)
-    try:
+    with model_scope(spec, preprocessor):
         towers = {name: build_tower(spec, preprocessor, name) for name in spec.task.pair}
         model = DualEncoder(towers, temperature=spec.task.temperature,
                             learn_temperature=spec.task.learn_temperature, name=spec.name)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
     if compile:
-        compile_dual_encoder(model, spec)
-    return model
-
-
-def compile_dual_encoder(model, spec):
-    """Compiles with the spec's optimizer and `jit_compile`; raises if Keras turned XLA off.
-
-    Example:
-
-    >>> compile_dual_encoder(model, spec).jit_compile
-    True
-    """
-    from mmkeras.training import _OPTIMIZERS
-
-    t = spec.training
-    model.compile(optimizer=_OPTIMIZERS[t.optimizer](learning_rate=t.learning_rate), jit_compile=t.jit_compile)
-    if t.jit_compile and model.jit_compile is not True:
-        raise RuntimeError(f"Keras turned XLA off for the dual encoder {model.name!r}: a layer in a tower "
-                           "cannot be compiled. Set training.jit_compile: false to train without XLA.")
+        compile_model(model, spec)  # the optimizer only: the model computes its own loss
     return model

@@ -10,8 +10,10 @@ import os
 
 import tensorflow as tf
 
+from mmkeras.data.pipeline import finish, stages
+from mmkeras.data.preprocessor import Preprocessor
+from mmkeras.data.sources.shards.format import PREPROCESSOR_DIR, read_index, restore_element
 from mmkeras.errors import DataError
-from mmkeras.data.sources.shards.write import PREPROCESSOR_DIR, _restore, read_index
 
 # Examples buffered for shuffling after the files are interleaved, at most, and
 # at most SHUFFLE_BYTES of them (preprocessed images are large): memory stays flat.
@@ -28,8 +30,9 @@ def shuffle_buffer(index, count):
 
     Example:
 
-    >>> shuffle_buffer(read_index("shards/demo"), 672)
-    672
+    >>> index = {"features": {"0/picture": {"dtype": "float32", "shape": [32, 32, 3]}}}
+    >>> shuffle_buffer(index, 100), shuffle_buffer(index, 10**6)
+    (100, 4096)
     """
     size = 0
     for info in index["features"].values():
@@ -46,8 +49,14 @@ def parse_fn(index):
 
     Example:
 
-    >>> parse = parse_fn(read_index("shards/demo"))
-    >>> inputs, targets = parse(tf.constant([record]))
+    >>> index = {"structure": [{"x": "0/x"}, {"y": "1/y"}],
+    ...          "features": {"0/x": {"dtype": "float32", "shape": [2]}, "1/y": {"dtype": "int64", "shape": []}}}
+    >>> from mmkeras.data.sources.shards.write import serialize_example
+    >>> record = serialize_example(
+    ...     {"0/x": np.array([[1.5, 2.0]], np.float32), "1/y": np.array([7])}, 0)
+    >>> inputs, targets = parse_fn(index)(tf.constant([record]))
+    >>> inputs["x"].numpy().tolist(), targets["y"].numpy().tolist()
+    ([[1.5, 2.0]], [7])
     """
     features, template = index["features"], index["structure"]
     description = {k: tf.io.FixedLenFeature(v["shape"] if v["dtype"] == "string" else [], tf.string)
@@ -62,7 +71,7 @@ def parse_fn(index):
             else:
                 values = tf.io.decode_raw(parsed[key], tf.dtypes.as_dtype(info["dtype"]))
                 flat[key] = tf.reshape(values, [-1, *info["shape"]])
-        return _restore(template, flat)
+        return restore_element(template, flat)
 
     return parse
 
@@ -72,8 +81,11 @@ def split_files(folder, split, *, num_shards=None, shard_index=None, index=None)
 
     Example:
 
-    >>> split_files("shards/demo", "train", num_shards=2, shard_index=1)
-    ['shards/demo/train-00001-of-00004.tfrecord', 'shards/demo/train-00003-of-00004.tfrecord']
+    >>> folder = os.path.join(tmp_dir, "shards")
+    >>> from mmkeras.data.sources.shards.write import convert_to_shards
+    >>> _ = convert_to_shards(spec, folder, 4, progress=False)
+    >>> [os.path.basename(f) for f in split_files(folder, "train", num_shards=2, shard_index=1)]
+    ['train-00001-of-00004.tfrecord', 'train-00003-of-00004.tfrecord']
     """
     index = index or read_index(folder)
     if split not in index["splits"]:
@@ -85,7 +97,7 @@ def split_files(folder, split, *, num_shards=None, shard_index=None, index=None)
         raise ValueError(f"shard_index {shard_index!r} / num_shards {num_shards!r}: give both, "
                          "with 0 <= shard_index < num_shards")
     if num_shards > len(files):
-        raise ValueError(f"num_shards: {num_shards} workers but the {split} split of {folder} has only "
+        raise DataError(f"num_shards: {num_shards} workers but the {split} split of {folder} has only "
                          f"{len(files)} files; convert with --shards {num_shards} or more")
     return files[shard_index::num_shards]
 
@@ -120,11 +132,14 @@ def shard_dataset(folder, split, *, batch_size=32, training=False, shuffle=None,
 
     Example:
 
-    >>> train_ds = shard_dataset("shards/demo", "train", batch_size=32, training=True)
-    >>> model.fit(train_ds, epochs=3)
+    >>> folder = os.path.join(tmp_dir, "shards")
+    >>> from mmkeras.data.sources.shards.write import convert_to_shards
+    >>> _ = convert_to_shards(spec, folder, 2, progress=False)
+    >>> train_ds = shard_dataset(folder, "train", batch_size=8, training=True)
+    >>> inputs, targets = next(iter(train_ds))
+    >>> inputs["picture"].shape, targets["label"].shape
+    (TensorShape([8, 32, 32, 3]), TensorShape([8]))
     """
-    from mmkeras.data.pipeline import pipeline_options
-
     index = read_index(folder)
     files = split_files(folder, split, num_shards=num_shards, shard_index=shard_index, index=index)
     shuffle = training if shuffle is None else shuffle
@@ -140,34 +155,11 @@ def shard_dataset(folder, split, *, batch_size=32, training=False, shuffle=None,
     else:  # files in order: examples in table order
         records = tf.data.TFRecordDataset(file_ds)
     drop = training and count >= batch_size
-    if index["mode"] == "raw":
-        ds = _decoded(records, index, preprocessor or _saved_preprocessor(folder), training, batch_size, drop)
-    else:
+    if index["mode"] == "preprocessed":  # model-ready: parse whole batches, nothing left to do
         ds = records.batch(batch_size, drop_remainder=drop).map(parse_fn(index), num_parallel_calls=tf.data.AUTOTUNE)
-    if not with_targets and isinstance(ds.element_spec, tuple):
-        ds = ds.map(lambda *parts: parts[0])
-    ds = ds.prefetch(tf.data.AUTOTUNE)
-    return ds.with_options(pipeline_options(deterministic=deterministic))
-
-
-def _saved_preprocessor(folder):
-    from mmkeras.data.preprocessor import Preprocessor
-
-    return Preprocessor.load(os.path.join(folder, PREPROCESSOR_DIR))
-
-
-def _decoded(records, index, pre, training, batch_size, drop):
-    """Raw-mode records -> model-ready batches: parse, decode per example, batch, transform."""
-    parallel = {"num_parallel_calls": tf.data.AUTOTUNE}
-
-    def decode(raw, contexts, targets):
-        return pre.decode_example(raw, contexts, training=training), targets
-
-    def transform(decoded, targets):
-        features = pre.transform_batch(decoded, training=training)
-        if isinstance(targets, tuple):  # (targets, sample_weights)
-            return (features, *targets)
-        return (features, targets) if targets else features
-
-    ds = records.batch(PARSE_CHUNK).map(parse_fn(index), **parallel).unbatch().map(decode, **parallel)
-    return ds.batch(batch_size, drop_remainder=drop).map(transform, **parallel)
+        return finish(ds, with_targets=with_targets, deterministic=deterministic)
+    # raw: (file bytes and presence, contexts, targets) -> decode, batch, transform, as for tables
+    examples = records.batch(PARSE_CHUNK).map(parse_fn(index), num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    pre = preprocessor or Preprocessor.load(os.path.join(folder, PREPROCESSOR_DIR))
+    return stages(examples, pre, batch_size=batch_size, training=training, drop_remainder=drop, read=False,
+                  with_targets=with_targets and index["structure"][2] != {}, deterministic=deterministic)

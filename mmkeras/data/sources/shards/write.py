@@ -1,15 +1,17 @@
 """TFRecord shards: a spec's splits written once as model-ready examples, read back in parallel.
 
-`convert_to_shards` runs the ordinary evaluation pipeline (`make_dataset`,
-no shuffling, no augmentation) over every split and writes what it yields,
+`convert_to_shards` runs the ordinary evaluation pipeline
+(`mmkeras.data.pipeline.stages`, no shuffling, no augmentation) over every split and writes what it yields,
 one `tf.train.Example` per example, into `DIR/<split>-0000k-of-0000N.tfrecord`
 (each shard a contiguous block of rows), next to `DIR/preprocessor/` (the
 adapted preprocessor) and `DIR/shards.json` (format version, the spec, the
-features with dtype and shape, per-split counts and files).
+features with dtype and shape, per-split counts and files; see `format.py`).
+With `mode="raw"` the pipeline stops after reading the files: what is stored
+is file bytes, strings and numbers, decoded when the shards are read.
 
 Every tensor is stored as one bytes feature: numbers as their raw
 little-endian bytes (read back exactly with `tf.io.decode_raw`), strings as
-they are. Whatever keys `make_dataset` yields are written, so the format
+they are. Whatever keys the pipeline yields are written, so the format
 follows the model's inputs without knowing them.
 
 `mmkeras.data.sources.shards.read.shard_dataset` reads them back.
@@ -23,97 +25,30 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from mmkeras.data.checks import explain_op_error
+from mmkeras.data.pipeline import stages
+from mmkeras.data.sources.shards.format import (FORMAT_VERSION, INDEX_FILE, MODES, PREPROCESSOR_DIR,
+                                                element_template, feature_info, flatten_element,
+                                                is_shard_folder, shard_file_name)
+from mmkeras.data.sources.table import TableSource, has_targets, table_examples
 from mmkeras.errors import DataError
-
-FORMAT_VERSION = 1
-INDEX_FILE = "shards.json"
-PREPROCESSOR_DIR = "preprocessor"
-MODES = ("preprocessed", "raw")
-SPLITS = ("train", "validation", "test")
-
-
-def shard_file_name(split, index, count):
-    """File name of shard `index` (0-based) of `count` for a split.
-
-    Example:
-
-    >>> shard_file_name("train", 0, 3)
-    'train-00000-of-00003.tfrecord'
-    """
-    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def is_shard_folder(path):
-    """True when `path` is a folder written by `convert_to_shards` (it holds `shards.json`).
-
-    Example:
-
-    >>> is_shard_folder("shards/demo")
-    True
-    """
-    return bool(path) and os.path.isfile(os.path.join(path, INDEX_FILE))
-
-
-def read_index(folder):
-    """The `shards.json` of a shard folder, checked for its format version.
-
-    Example:
-
-    >>> read_index("shards/demo")["splits"]["train"]["count"]
-    672
-    """
-    path = os.path.join(folder, INDEX_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{folder} is not a shard folder: {INDEX_FILE} is missing "
-                                "(write one with `mmkeras convert SPEC --out DIR`)")
-    with open(path, encoding="utf-8") as f:
-        index = json.load(f)
-    if index.get("format_version") != FORMAT_VERSION:
-        raise DataError(f"{path}: format_version {index.get('format_version')!r} is not supported "
-                        f"(this mmkeras reads version {FORMAT_VERSION}); convert the data again")
-    return index
-
-
-# -- the element structure <-> flat {key: tensor} ---------------------------------
-def _template(element_spec, prefix=""):
-    """A JSON-ready copy of a dataset's element structure whose leaves are feature keys."""
-    if isinstance(element_spec, dict):
-        return {k: _template(v, f"{prefix}{k}/") for k, v in element_spec.items()}
-    if isinstance(element_spec, (tuple, list)):
-        return [_template(v, f"{prefix}{i}/") for i, v in enumerate(element_spec)]
-    return prefix.rstrip("/") or "value"
-
-
-def _leaves(template, element):
-    """Pairs (key, value) of an element laid out like `template`."""
-    if isinstance(template, dict):
-        for k, sub in template.items():
-            yield from _leaves(sub, element[k])
-    elif isinstance(template, list):
-        for sub, value in zip(template, element):
-            yield from _leaves(sub, value)
-    else:
-        yield template, element
-
-
-def _restore(template, flat):
-    if isinstance(template, dict):
-        return {k: _restore(v, flat) for k, v in template.items()}
-    if isinstance(template, list):
-        return tuple(_restore(v, flat) for v in template)
-    return flat[template]
-
-
-def _feature_info(template, element_spec):
-    info = {}
-    for key, spec in _leaves(template, element_spec):
-        info[key] = {"dtype": spec.dtype.name, "shape": [int(d) for d in spec.shape[1:]]}
-    return info
+from mmkeras.files import write_atomically
+from mmkeras.specs import load_spec
 
 
 # -- writing -------------------------------------------------------------------------
-def _example(flat, i):
-    """One `tf.train.Example` (serialized) from row `i` of a batch {key: numpy array}."""
+def serialize_example(flat, i):
+    """One `tf.train.Example` (serialized) from row `i` of a batch {key: numpy array}.
+
+    Every value becomes one bytes feature: numbers as their little-endian
+    bytes, strings (object arrays) as they are, trailing NUL bytes kept.
+
+    Example:
+
+    >>> record = serialize_example({"0/x": np.array([[1.0, 2.0]], np.float32)}, 0)
+    >>> tf.train.Example.FromString(record).features.feature["0/x"].bytes_list.value[0]
+    b'\\x00\\x00\\x80?\\x00\\x00\\x00@'
+    """
     features = {}
     for key, values in flat.items():
         value = values[i]
@@ -161,18 +96,18 @@ def _write_split(ds, folder, split, shards, total, progress):
     bounds = [total * k // shards for k in range(shards + 1)]
     files = [shard_file_name(split, k, shards) for k in range(shards)]
     bar = _Progress(split, total, enabled=progress)
-    template = _template(ds.element_spec)
+    template = element_template(ds.element_spec)
     k, row = 0, 0
     writer = tf.io.TFRecordWriter(os.path.join(folder, files[0]))
     try:
         for batch in ds.as_numpy_iterator():
-            flat = dict(_leaves(template, batch))
+            flat = dict(flatten_element(template, batch))
             for i in range(len(next(iter(flat.values())))):
                 while k + 1 < shards and row >= bounds[k + 1]:
                     writer.close()
                     k += 1
                     writer = tf.io.TFRecordWriter(os.path.join(folder, files[k]))
-                writer.write(_example(flat, i))
+                writer.write(serialize_example(flat, i))
                 row += 1
             bar.update(row)
     finally:
@@ -185,48 +120,18 @@ def _write_split(ds, folder, split, shards, total, progress):
     return files, row
 
 
-def _raw_dataset(spec, pre, df, table, batch_size):
-    """Batches of `(raw inputs with file bytes and presence, decode contexts, targets)`.
-
-    The same first stage as `make_dataset` (`read`): what is left to do when
-    the shards are read is `decode_example` and `transform_batch`.
-    """
-    from mmkeras.data.presence import PRESENCE, presence_vector
-    from mmkeras.data.sources.table import data_root
-    from mmkeras.data.targets import sample_weights
-
-    raw = pre.raw_columns(df, root=data_root(spec), table=table)
-    contexts = {n: pre.contexts(df, n, raw[n], table) for n, f in pre.features.items() if f.is_file}
-    targets = {}
-    if all(o.column in df.columns for o in spec.outputs.values()):
-        targets = {n: t.encode(df[spec.outputs[n].column], table) for n, t in pre.targets.items()}
-        weights = sample_weights(spec, pre.targets, targets)
-        if weights:
-            targets = (targets, weights)
-    files = [n for n, f in pre.features.items() if f.is_file]
-
-    def read(raw, contexts, targets):
-        raw = dict(raw)
-        raw[PRESENCE] = presence_vector(pre.features, raw)
-        for name in files:
-            raw[name] = pre.features[name].read(raw[name])
-        return raw, contexts, targets
-
-    ds = tf.data.Dataset.from_tensor_slices((raw, contexts, targets))
-    return ds.map(read, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 def convert_to_shards(spec, out_dir, shards=8, *, overwrite=False, mode="preprocessed", data=None, root=None,
                       batch_size=256, progress=True):
     """Writes a spec's splits as sharded TFRecord files of model-ready examples.
 
     The preprocessor is adapted on the train split (as `mmkeras train`
     does) and saved in `out_dir/preprocessor/`; each split then goes through
-    `make_dataset` without shuffling or augmentation, and every example
-    (inputs and encoded targets, whatever keys the pipeline yields) is
-    written into `out_dir/<split>-0000k-of-0000N.tfrecord`. `shards.json`
-    records the spec, the features (dtype, shape), counts and files. The
-    folder is written under a temporary name and renamed when complete.
+    the evaluation pipeline (`pipeline.stages`: no shuffling, no
+    augmentation), and every example (inputs and encoded targets, whatever
+    keys the pipeline yields) is written into
+    `out_dir/<split>-0000k-of-0000N.tfrecord`. `shards.json` records the
+    spec, the features (dtype, shape), counts and files. The folder is
+    written under a temporary name and renamed when complete.
 
     Args:
         spec: a Spec, spec file or dict (its table is read; its splits are kept).
@@ -244,22 +149,20 @@ def convert_to_shards(spec, out_dir, shards=8, *, overwrite=False, mode="preproc
     Returns:
         The parsed `shards.json` of the written folder.
 
+    Raises:
+        DataError: a bad `mode` or `shards`, a spec whose data already are
+            shards, or a file that cannot be decoded (named by row and column).
+
     Example:
 
-    >>> index = convert_to_shards("data_specs/demo.yaml", "shards/demo", shards=4)
-    >>> index["splits"]["train"]["count"]
-    672
+    >>> index = convert_to_shards(spec, os.path.join(tmp_dir, "shards"), shards=2, progress=False)
+    >>> index["splits"]["test"]["count"] == len(splits["test"]), index["mode"]
+    (True, 'preprocessed')
     """
-    from mmkeras.data.pipeline import make_dataset
-    from mmkeras.data.preprocessor import Preprocessor
-    from mmkeras.data.sources.table import data_root, load_splits
-    from mmkeras.export.saved_model import _write_atomically
-    from mmkeras.specs import load_spec
-
     if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} is not supported; allowed: {', '.join(MODES)}")
+        raise DataError(f"mode: {mode!r} is not supported; allowed: {', '.join(MODES)}")
     if not isinstance(shards, int) or shards < 1:
-        raise ValueError(f"shards: {shards!r} is not a positive integer")
+        raise DataError(f"shards: {shards!r} is not a positive integer")
     spec = load_spec(spec)
     if data is not None or root is not None:
         spec = spec.with_data(path=data, root=root)
@@ -268,37 +171,36 @@ def convert_to_shards(spec, out_dir, shards=8, *, overwrite=False, mode="preproc
     if os.path.exists(out_dir) and not overwrite:
         raise FileExistsError(f"{os.path.abspath(out_dir)} already exists; pass overwrite=True (--overwrite) "
                               "to replace it.")
-    splits = load_splits(spec)
-    pre = Preprocessor(spec).adapt(splits["train"])
+    source = TableSource(spec)
+    pre = source.preprocessor()
     index = {"format_version": FORMAT_VERSION, "mode": mode, "spec": spec.to_dict(),
              "source": {"table": spec.data.path, "root": spec.data.root}, "splits": {}}
 
     def write(tmp):
         pre.save(os.path.join(tmp, PREPROCESSOR_DIR))
-        for split in SPLITS:
-            df = splits.get(split)
-            if df is None:
-                continue
-            if mode == "raw":
-                ds = _raw_dataset(spec, pre, df, f"{split} split", batch_size)
-            else:
-                ds = make_dataset(spec, df, pre, training=False, shuffle=False, batch_size=batch_size,
-                                  cache="none", table=f"{split} split")
-            template = _template(ds.element_spec)
-            features = _feature_info(template, ds.element_spec)
-            if index.setdefault("structure", template) != template or index.setdefault("features", features) \
-                    != features:
-                raise DataError(f"The {split} split yields other tensors than the train split: "
-                                f"{features} vs {index['features']}")
-            try:
-                files, count = _write_split(ds, tmp, split, shards, len(df), progress)
-            except tf.errors.OpError as e:  # a file that cannot be decoded: name its row and column
-                from mmkeras.data.checks import explain_op_error
-
-                raise explain_op_error(e, pre, [(f"{split} split", df)], root=data_root(spec)) from None
-            index["splits"][split] = {"count": count, "files": files}
+        for split in source.split_names:
+            index["splits"][split] = _convert_split(source, split, pre, index, tmp, mode=mode, shards=shards,
+                                                    batch_size=batch_size, progress=progress)
         with open(os.path.join(tmp, INDEX_FILE), "w", encoding="utf-8") as f:
             json.dump(index, f, indent=1)
 
-    _write_atomically(out_dir, write, overwrite)
+    write_atomically(out_dir, write, overwrite)
     return index
+
+
+def _convert_split(source, split, pre, index, folder, *, mode, shards, batch_size, progress):
+    """Writes one split's shards into `folder`; returns its `shards.json` entry (and fills the index's layout)."""
+    df, table = source.table(split), f"{split} split"
+    targets = has_targets(source.spec, df)
+    examples = table_examples(source.spec, df, pre, with_targets=targets, root=source.root, table=table)
+    ds = stages(examples, pre, batch_size=batch_size, decode=mode == "preprocessed", with_targets=targets)
+    template = element_template(ds.element_spec)
+    features = feature_info(template, ds.element_spec)
+    if index.setdefault("structure", template) != template or index.setdefault("features", features) != features:
+        raise DataError(f"The {split} split yields other tensors than the train split: "
+                        f"{features} vs {index['features']}")
+    try:
+        files, count = _write_split(ds, folder, split, shards, len(df), progress)
+    except tf.errors.OpError as e:  # a file that cannot be decoded: name its row and column
+        raise explain_op_error(e, pre, [(table, df)], root=source.root) from None
+    return {"count": count, "files": files}

@@ -12,13 +12,18 @@ import numpy as np
 import tensorflow as tf
 
 FEATURES = ("waveform", "spectrogram", "log_mel", "mfcc", "chroma")
-WINDOWS = ("hann", "hamming", "blackman", "bartlett", "boxcar")
 _AMIN = 1e-10  # librosa.power_to_db's floor
 _TINY = float(np.finfo(np.float32).tiny)  # librosa.util.normalize's threshold for float32
 
 
 def stft_window(n_fft, win_length=None, window="hann"):
-    """librosa's STFT window: `get_window(window, win_length, fftbins=True)` centred in `n_fft`."""
+    """librosa's STFT window: `get_window(window, win_length, fftbins=True)` centred in `n_fft`.
+
+    Example:
+
+    >>> stft_window(8, 4)
+    array([0. , 0. , 0. , 0.5, 1. , 0.5, 0. , 0. ])
+    """
     import librosa
 
     win = librosa.filters.get_window(window, win_length or n_fft, fftbins=True)
@@ -26,7 +31,13 @@ def stft_window(n_fft, win_length=None, window="hann"):
 
 
 def mel_filterbank(*, sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
-    """librosa's mel filterbank (Slaney scale and norm), `[n_fft // 2 + 1, n_mels]` float32."""
+    """librosa's mel filterbank (Slaney scale and norm), `[n_fft // 2 + 1, n_mels]` float32.
+
+    Example:
+
+    >>> mel_filterbank(sample_rate=8000, n_fft=256, n_mels=32).shape
+    (129, 32)
+    """
     import librosa
 
     basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
@@ -34,7 +45,13 @@ def mel_filterbank(*, sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
 
 
 def chroma_filterbank(*, sample_rate, n_fft, n_chroma=12, tuning=0.0):
-    """librosa's chroma filterbank (`librosa.filters.chroma`), `[n_fft // 2 + 1, n_chroma]` float32."""
+    """librosa's chroma filterbank (`librosa.filters.chroma`), `[n_fft // 2 + 1, n_chroma]` float32.
+
+    Example:
+
+    >>> chroma_filterbank(sample_rate=8000, n_fft=256).shape
+    (129, 12)
+    """
     import librosa
 
     basis = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, n_chroma=n_chroma, tuning=tuning)
@@ -42,7 +59,13 @@ def chroma_filterbank(*, sample_rate, n_fft, n_chroma=12, tuning=0.0):
 
 
 def dct_matrix(n_mels, n_mfcc):
-    """DCT-II with orthonormal scaling as librosa's MFCC applies it: `[n_mels, n_mfcc]` float32."""
+    """DCT-II with orthonormal scaling as librosa's MFCC applies it: `[n_mels, n_mfcc]` float32.
+
+    Example:
+
+    >>> dct_matrix(32, 13).shape
+    (32, 13)
+    """
     import scipy.fft
 
     return np.ascontiguousarray(scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:n_mfcc].T
@@ -50,7 +73,13 @@ def dct_matrix(n_mels, n_mfcc):
 
 
 def num_frames(num_samples, *, n_fft, hop_length, center=True):
-    """Frames librosa's STFT gives for `num_samples` samples (`center=True`: n_fft // 2 zeros each side)."""
+    """Frames librosa's STFT gives for `num_samples` samples (`center=True`: n_fft // 2 zeros each side).
+
+    Example:
+
+    >>> num_frames(4000, n_fft=256, hop_length=64), num_frames(4000, n_fft=256, hop_length=64, center=False)
+    (63, 59)
+    """
     if center:
         num_samples += 2 * (n_fft // 2)
     return 1 + (num_samples - n_fft) // hop_length
@@ -69,6 +98,11 @@ def stft_power(waveforms, *, n_fft, hop_length, window, center=True, power=2.0):
         window: the `[n_fft]` window from `stft_window`.
         center: pad `n_fft // 2` zeros on both sides first.
         power: exponent of the magnitude (2: power, 1: magnitude).
+
+    Example:
+
+    >>> tuple(stft_power(tf.zeros([2, 4000]), n_fft=256, hop_length=64, window=stft_window(256)).shape)
+    (2, 63, 129)
     """
     if center:
         waveforms = tf.pad(waveforms, [[0, 0], [n_fft // 2, n_fft // 2]])
@@ -83,7 +117,13 @@ def stft_power(waveforms, *, n_fft, hop_length, window, center=True, power=2.0):
 
 
 def power_to_db(x, top_db=80.0):
-    """`librosa.power_to_db(x, ref=1.0, amin=1e-10, top_db=top_db)` per example (axis 0 is the batch)."""
+    """`librosa.power_to_db(x, ref=1.0, amin=1e-10, top_db=top_db)` per example (axis 0 is the batch).
+
+    Example:
+
+    >>> power_to_db(tf.constant([[1.0, 0.01, 1e-12]]), top_db=30.0).numpy()
+    array([[  0., -20., -30.]], dtype=float32)
+    """
     db = (10.0 / math.log(10.0)) * tf.math.log(tf.maximum(x, _AMIN))
     if top_db is not None:
         peak = tf.reduce_max(db, axis=list(range(1, db.shape.rank)), keepdims=True)
@@ -92,7 +132,13 @@ def power_to_db(x, top_db=80.0):
 
 
 def normalize_max(x):
-    """`librosa.util.normalize(x, norm=np.inf)` over the last axis (all-zero frames stay zero)."""
+    """`librosa.util.normalize(x, norm=np.inf)` over the last axis (all-zero frames stay zero).
+
+    Example:
+
+    >>> normalize_max(tf.constant([[1.0, -4.0], [0.0, 0.0]])).numpy()
+    array([[ 0.25, -1. ], [ 0. , 0. ]], dtype=float32)
+    """
     length = tf.reduce_max(tf.abs(x), axis=-1, keepdims=True)
     return x / tf.where(length < _TINY, tf.ones_like(length), length)
 

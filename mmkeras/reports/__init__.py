@@ -1,0 +1,1 @@
+"""Reports of runs: text tables today (`text.py`), plots next."""
