@@ -11,8 +11,9 @@ example; `cpu_cost` times each per-example stage), 3 `audio_frontend` (and
 TFRecord shards). With `--all` (or `--only NAME`) also the longer tables of
 trained models: `modality_dropout`, `retrieval` (OpenMoji picture <-> name),
 `fusion_matrix` (every fusion type trained, reloaded and served with an input
-missing) and `end_to_end` (`mmkeras train` on the shared av_digits spec, 3
-fresh processes). `--device` runs only the device benchmark
+missing), `end_to_end` (`mmkeras train` on the shared av_digits spec, 3
+fresh processes) and `distribute` (1 vs 2 workers, the tf.data service, a
+ring all-reduce projection for 1-64 replicas). `--device` runs only the device benchmark
 (`benchmarks.device`: XLA, throughput, pipeline efficiency, mixed precision and
 the recurrent encoders on a GPU/TPU, < 8 minutes); `--device --dry-run` runs
 it at tiny sizes on any machine (CPU: under a minute); see benchmarks/README.md. After the figures, `profile` traces what bounds every goal that
@@ -54,9 +55,10 @@ SUITE = [
     ("cpu_cost", [], ["--examples", "300", "--repeats", "1", "--data", "demo"]),
     ("stft_precision", [], ["--clips", "16", "--repeats", "1", "--settings", "demo sound (8 kHz, 0.5 s)"]),
     ("end_to_end", [], ["--runs", "1", "--epochs", "1"]),
+    ("distribute", [], ["--quick"]),
 ]
 # Tables of issue 4 and the end-to-end run (several minutes each): run with --all or --only NAME.
-EXTRA = ("modality_dropout", "retrieval", "fusion_matrix", "end_to_end")
+EXTRA = ("modality_dropout", "retrieval", "fusion_matrix", "end_to_end", "distribute")
 PROFILE = "profile"
 
 

@@ -50,7 +50,7 @@ def worker(spec_path, service=None):
     import tensorflow as tf
 
     import mmkeras
-    from mmkeras.distribute import fit_scope, plan_for
+    from mmkeras.distribute import epoch_stream, fit_scope, plan_for
 
     spec = mmkeras.load_spec(spec_path)
     if service:
@@ -70,9 +70,9 @@ def worker(spec_path, service=None):
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.start)
 
-    with fit_scope(model, plan.strategy):
-        model.fit(ds, epochs=spec.training.epochs, verbose=0, callbacks=[Timer()])
-    steps = len(splits["train"]) // spec.training.batch_size
+    stream, steps = epoch_stream(ds)
+    with fit_scope(model, plan.strategy, ds):
+        model.fit(stream, steps_per_epoch=steps, epochs=spec.training.epochs, verbose=0, callbacks=[Timer()])
     shapes = [v.shape for v in model.trainable_variables]
     row = {"workers": plan.workers, "service": bool(service), "global_batch": spec.training.batch_size,
            "examples_per_s": steps * spec.training.batch_size / times[-1], "step_s": times[-1] / steps,
@@ -103,16 +103,16 @@ def _run(commands, envs, timeout):
     processes = [subprocess.Popen(c, env=e, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for c, e in zip(commands, envs)]
     try:
-        outs = [p.communicate(timeout=timeout)[0] for p in processes]
+        outs = [p.communicate(timeout=timeout) for p in processes]
     finally:
         for p in processes:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, out in zip(processes, outs):
+    for p, (out, err) in zip(processes, outs):
         if p.returncode:
-            raise RuntimeError(f"a benchmark process failed ({p.returncode}): {p.stderr.read() if p.stderr else out}")
-    return [json.loads(out.strip().splitlines()[-1]) for out in outs]
+            raise RuntimeError(f"a benchmark process failed ({p.returncode}): {err[-3000:]}")
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
 
 
 def _with_service(spec_path, env, timeout):

@@ -9,6 +9,8 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402,F401
 
 from mmkeras.demo import data as datasets  # noqa: E402
+from tensorflow.python.framework.config import disable_op_determinism  # noqa: E402  (TF has no public one)
+from mmkeras.jit import op_determinism_enabled  # noqa: E402
 from mmkeras.runs.lifecycle import train_run  # noqa: E402
 from mmkeras.testing import doctest_namespace as package_doctest_namespace, tiny_spec_dict  # noqa: E402
 
@@ -20,6 +22,10 @@ SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 def _fixed_seed():
     keras.utils.set_random_seed(0)
     yield
+    # A run with training.deterministic turns TF op determinism on for the rest of the process, and Keras
+    # then refuses XLA; later tests (and the doctest namespace) must not inherit it.
+    if op_determinism_enabled():
+        disable_op_determinism()
 
 
 @pytest.fixture(scope="session")

@@ -136,16 +136,43 @@ def decode_image(data, *, height, width, channels, context="", resize="stretch",
     return prepare_image(image, height=height, width=width, channels=channels, resize=resize, pad_value=pad_value)
 
 
+def pixels_to_float(pixels, encoded=None):
+    """Decoded integer pixels -> float32 in [0, 1], rounded as `tf.io.decode_image(..., dtype=tf.float32)` rounds.
+
+    TensorFlow turns a PNG into floats through 16 bits (`value * 257 /
+    65535`) and other formats as `value / 255`; these differ in the last
+    bit. Given the file's bytes (`encoded`), uint8 pixels are scaled the way
+    its format is, so decoded tensors (TFDS images) give exactly the floats
+    of their files. Otherwise, and for other dtypes,
+    `tf.image.convert_image_dtype`.
+
+    Args:
+        pixels: a decoded image tensor (uint8, uint16 or float).
+        encoded: the scalar string it was decoded from, or None.
+
+    Example:
+
+    >>> png = tf.io.encode_png(tf.constant([[[1], [128], [255]]], tf.uint8))
+    >>> bool(tf.reduce_all(pixels_to_float(tf.io.decode_png(png), png) == tf.io.decode_image(png, dtype=tf.float32)))
+    True
+    """
+    pixels = tf.convert_to_tensor(pixels)
+    if pixels.dtype != tf.uint8 or encoded is None:
+        return tf.image.convert_image_dtype(pixels, tf.float32)
+    values = tf.cast(pixels, tf.float32)
+    is_png = tf.equal(tf.strings.substr(encoded, 0, 4), _MAGIC[0])
+    return tf.where(is_png, values * 257.0 * (1.0 / 65535), values * (1.0 / 255))
+
+
 def prepare_image(image, *, height, width, channels, resize="stretch", pad_value=0.0):
     """A decoded `[h, w, 1|2|3|4]` image -> `[height, width, channels]` float32 in [0, 1], as `decode_image` does.
 
     `decode_image` runs it on the decoded file; decoded image tensors (a
     TFDS `Image`) go through it directly, so both give the same values
-    (to 1.2e-7: `tf.io.decode_image` scales PNG pixels to floats through
-    16 bits, `tf.image.convert_image_dtype` scales uint8 by 1/255).
-    Integer pixels are scaled to [0, 1]; then alpha is flattened onto white
-    (1 or 3 channels) or kept (4), and the image resized (`resize_image`)
-    and clipped.
+    (bit for bit when their integer pixels are first scaled by
+    `pixels_to_float` with the file's bytes). Integer pixels are scaled to
+    [0, 1]; then alpha is flattened onto white (1 or 3 channels) or kept
+    (4), and the image resized (`resize_image`) and clipped.
 
     Args:
         image: a `[h, w, c]` tensor, uint8, uint16 or float in [0, 1].
@@ -157,8 +184,9 @@ def prepare_image(image, *, height, width, channels, resize="stretch", pad_value
     Example:
 
     >>> png = tf.io.encode_png(tf.random.uniform([5, 7, 4], 0, 255, tf.int32, seed=1).numpy().astype("uint8"))
-    >>> from_tensor = prepare_image(tf.io.decode_png(png, channels=4), height=8, width=8, channels=3)
-    >>> float(tf.reduce_max(tf.abs(from_tensor - decode_image(png, height=8, width=8, channels=3)))) < 1e-6
+    >>> pixels = pixels_to_float(tf.io.decode_png(png, channels=4), png)
+    >>> from_tensor = prepare_image(pixels, height=8, width=8, channels=3)
+    >>> bool(tf.reduce_all(from_tensor == decode_image(png, height=8, width=8, channels=3)))
     True
     """
     image = tf.image.convert_image_dtype(image, tf.float32)
@@ -279,8 +307,14 @@ class ImageFeature(Feature):
         return decode_image(data, height=s.height, width=s.width, channels=s.channels, context=context,
                             resize=s.resize, pad_value=s.pad_value)
 
-    def decode_tensor(self, image, context="", training=False):
+    def decode_tensor(self, image, context="", training=False, *, encoded=None):
         """A decoded image tensor (e.g. a TFDS `Image`, uint8 `[h, w, c]`) -> what `decode` gives for its file.
+
+        Args:
+            image: the decoded pixels.
+            context: names the example in errors.
+            training: unused (images decode the same way in training).
+            encoded: the bytes they were decoded from, for bit-exact rounding (`pixels_to_float`).
 
         Example:
 
@@ -289,8 +323,8 @@ class ImageFeature(Feature):
         TensorShape([32, 32, 3])
         """
         s = self.spec
-        return prepare_image(image, height=s.height, width=s.width, channels=s.channels, resize=s.resize,
-                             pad_value=s.pad_value)
+        return prepare_image(pixels_to_float(image, encoded), height=s.height, width=s.width, channels=s.channels,
+                             resize=s.resize, pad_value=s.pad_value)
 
     def transform(self, batch, training=False):
         if not (training and self.augmenters):

@@ -20,7 +20,7 @@ import pandas as pd
 import tensorflow as tf
 
 from mmkeras.data.feature import Feature
-from mmkeras.data.image import ImageFeature, decode_image, prepare_image
+from mmkeras.data.image import ImageFeature, decode_image, pixels_to_float, prepare_image
 from mmkeras.data.paths import absolute_path, row_error
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -254,7 +254,8 @@ class VideoFeature(Feature):
                 `SkipDecoding`: only the sampled frames are decoded).
             context: names the example in errors.
             training: random frame offset.
-            decode_frame: one encoded frame -> its `[h, w, c]` pixels.
+            decode_frame: one encoded frame -> its `[h, w, c]` pixels (then
+                scaled as its file would be, `pixels_to_float`).
 
         Example:
 
@@ -265,9 +266,12 @@ class VideoFeature(Feature):
         TensorShape([2, 8, 8, 3])
         """
         s = self.spec
-        decode_frame = decode_frame or (lambda frame: frame)
-        return self._sampled(frames, context, training, lambda frame, where: prepare_image(
-            decode_frame(frame), height=s.height, width=s.width, channels=s.channels))
+
+        def prepare(frame, where):
+            pixels = frame if decode_frame is None else pixels_to_float(decode_frame(frame), frame)
+            return prepare_image(pixels, height=s.height, width=s.width, channels=s.channels)
+
+        return self._sampled(frames, context, training, prepare)
 
     def _sampled(self, frames, context, training, decode):
         """`spec.frames` of the `[M, ...]` frames (`sample_indices`), each through `decode(frame, context)`, stacked."""

@@ -4,7 +4,7 @@
     with strategy.scope():
         model = mmkeras.build_model(spec, pre)
     train_ds = mmkeras.make_dataset(spec, splits["train"], pre, training=True, strategy=strategy)
-    with mmkeras.distribute.fit_scope(model, strategy):     # needed for multi_worker (keras#20585)
+    with mmkeras.distribute.fit_scope(model, strategy, train_ds):   # needed for multi_worker (keras#20585)
         model.fit(train_ds, epochs=5)
 
 `training.batch_size` is the global batch; each replica gets

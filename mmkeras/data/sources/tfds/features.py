@@ -304,8 +304,8 @@ def decode_value(feature, tfds_feature, value, context, *, training=False, rate=
     TensorShape([32, 32, 3])
     """
     kind = feature.spec.type
-    if kind == "image":
-        return feature.decode_tensor(tfds_feature.decode_example(value), context, training=training)
+    if kind == "image":  # the encoded bytes too: pixels are scaled to floats exactly as for the file
+        return feature.decode_tensor(tfds_feature.decode_example(value), context, training=training, encoded=value)
     if kind == "video":
         frame = tfds_feature.feature
         return feature.decode_tensor(value, context, training=training, decode_frame=frame.decode_example)
