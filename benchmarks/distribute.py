@@ -70,7 +70,7 @@ def worker(spec_path, service=None):
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.start)
 
-    stream, steps = epoch_stream(ds)
+    stream, steps = epoch_stream(ds, len(splits["train"]) // spec.training.batch_size)
     with fit_scope(model, plan.strategy, ds):
         model.fit(stream, steps_per_epoch=steps, epochs=spec.training.epochs, verbose=0, callbacks=[Timer()])
     shapes = [v.shape for v in model.trainable_variables]
@@ -197,7 +197,7 @@ def main(argv=None):
     loopback = one["gradient_bytes"] / two["all_reduce_s"] * 8 / 1e9 if two.get("all_reduce_s") else None
     print(f"\nloopback all-reduce of {one['gradient_bytes']} bytes between 2 workers: "
           f"{two.get('all_reduce_s', 0) * 1e3:.2f} ms (about {loopback or 0:.2f} Gbit/s effective)")
-    path = common.write_result("distribute", {
+    path = common.write_result("distribute_quick" if args.quick else "distribute", {
         "args": {"examples": examples, "epochs": epochs, "batch_size": args.batch_size, "latency_us": args.latency_us},
         "results": rows, "per_replica_compute": per_replica, "projection": projection,
         "loopback_gbit_s": loopback})

@@ -92,16 +92,21 @@ def fast_forward(ds, epochs):
     return ds
 
 
-def epoch_stream(ds):
+def epoch_stream(ds, steps=None):
     """`(dataset, steps_per_epoch)` for Keras' `fit`: one pass of `ds` per epoch, one shuffle order per epoch.
 
-    When `ds` has a known number of batches, `fit` gets `ds.repeat()` and
-    that many steps per epoch: it then keeps one iterator, and each epoch
-    is the next repetition, whose order the shuffle draws once. (Given `ds`
-    itself, Keras 3 makes a new iterator at the start and at the end of
-    each epoch, two draws per epoch.) Otherwise (TFRecord shards) `ds` is
-    given as it is: Keras makes one iterator per epoch. Either way epoch k
-    sees the k-th order the dataset draws, which `fast_forward` reaches.
+    When the batches of one pass are known (`ds.cardinality()`, else
+    `steps`), `fit` gets `ds.repeat()` and that many steps per epoch: it
+    then keeps one iterator, and each epoch is the next repetition, whose
+    order the shuffle draws once; epoch k sees the k-th order the dataset
+    draws, which `fast_forward` reaches. (Given `ds` itself, Keras 3 makes
+    a new iterator at the start and at the end of each epoch: two draws per
+    epoch.) When neither is known, `ds` is given as it is.
+
+    Args:
+        ds: the training dataset (one pass).
+        steps: its batches per pass, when TensorFlow cannot count them
+            (TFRecord shards, the tf.data service).
 
     Example:
 
@@ -109,8 +114,9 @@ def epoch_stream(ds):
     >>> steps, [int(b[0]) for b in stream.take(3)]
     (2, [0, 4, 0])
     """
-    steps = int(ds.cardinality())
-    if steps > 0:
+    known = int(ds.cardinality())
+    steps = known if known > 0 else steps
+    if steps:
         return ds.repeat(), steps
     return ds, None
 

@@ -119,7 +119,7 @@ def prepare_run_dir(spec, out_dir, plan, *, overwrite=False, resume=False):
 
 
 def fit_plan(model, spec, train_ds, val_ds=None, *, plan, epochs=None, verbose=True, callbacks=(),
-             checkpointing=None, say=print, fit=fit):
+             checkpointing=None, say=print, fit=fit, steps=None):
     """`mmkeras.training.fit` under a plan's strategy, checkpointed and resumed when `checkpointing` says so.
 
     Each epoch is one pass of `train_ds` (`epoch_stream`: one shuffle
@@ -140,6 +140,7 @@ def fit_plan(model, spec, train_ds, val_ds=None, *, plan, epochs=None, verbose=T
         checkpointing: a `Checkpointing`, or None (no checkpoints).
         say: print function for the resume line.
         fit: the function that fits (`mmkeras.training.fit`).
+        steps: batches per epoch when TensorFlow cannot count them (`train_steps`).
 
     Returns:
         A `keras.callbacks.History` of all epochs.
@@ -169,14 +170,14 @@ def fit_plan(model, spec, train_ds, val_ds=None, *, plan, epochs=None, verbose=T
     history = None
     with fit_scope(model, plan.strategy, add_aux_targets(spec, train_ds)):
         if step and epoch < epochs:  # the rest of the epoch the run stopped in
-            stream, steps = epoch_stream(train_ds.skip(step))
+            stream, rest = epoch_stream(train_ds.skip(step), steps and steps - step)
             history = fit(model, spec, stream, val_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose,
-                          callbacks=callbacks, steps_per_epoch=steps)
+                          callbacks=callbacks, steps_per_epoch=rest)
             epoch += 1
         if epoch < epochs:
-            stream, steps = epoch_stream(train_ds)
+            stream, per_epoch = epoch_stream(train_ds, steps)
             history = fit(model, spec, stream, val_ds, epochs=epochs, initial_epoch=epoch, verbose=verbose,
-                          callbacks=callbacks, steps_per_epoch=steps)
+                          callbacks=callbacks, steps_per_epoch=per_epoch)
     return history_of(checkpoint.rows) if checkpoint is not None else history
 
 
@@ -200,6 +201,24 @@ def dataset_for(ds, plan, source, split):
         check_files_per_worker(files, plan.workers, f"the {split} split of {source.folder}")
         return for_strategy(ds, plan.strategy, sharding="file")
     return for_strategy(ds, plan.strategy, sharding="data")
+
+
+def train_steps(source, plan):
+    """Batches per epoch of a source's train split (the last partial batch dropped), or None when not countable.
+
+    TensorFlow cannot count the batches of TFRecord shards or of the
+    tf.data service; `fit_plan` needs them to give each epoch one pass.
+    A multi-worker run over shards reads each worker's own files: None.
+
+    Example:
+
+    >>> steps = train_steps(mmkeras.data.sources.source_for(spec), mmkeras.distribute.plan_for(spec))
+    >>> steps == len(splits["train"]) // spec.training.batch_size
+    True
+    """
+    if plan.workers > 1 and isinstance(source, ShardSource):
+        return None
+    return source.sizes()["train"] // plan.global_batch or None
 
 
 def weights_digest(model):

@@ -21,7 +21,8 @@ from mmkeras.jit import JitChoice, resolve_jit_compile, settle
 from mmkeras.progress import EpochProgress, dataset_steps
 from mmkeras.reports.text import format_importance
 from mmkeras.runs.importance import IMPORTANCE_FILE, modality_importance
-from mmkeras.runs.distributed import dataset_for, finish_worker, fit_plan, prepare_run_dir, resolved_spec
+from mmkeras.runs.distributed import (dataset_for, finish_worker, fit_plan, prepare_run_dir, resolved_spec,
+                                     train_steps)
 from mmkeras.runs.reporting import TENSORBOARD_DIR, finish_run, tensorboard_callback
 from mmkeras.runs.run_dir import METRICS_FILE, SAVED_MODEL_DIR, held_out_data, load_run, save_trained
 from mmkeras.specs import load_spec
@@ -133,7 +134,8 @@ def train_model(spec, source=None, *, epochs=None, verbose=True, task=None, say=
         callbacks.append(EpochProgress(dataset_steps(train_ds)))
     try:
         history = fit_plan(model, spec, train_ds, val_ds, plan=plan, epochs=epochs, verbose=verbose,
-                           callbacks=callbacks, checkpointing=checkpointing, say=say, fit=fit)
+                           callbacks=callbacks, checkpointing=checkpointing, say=say, fit=fit,
+                           steps=train_steps(source, plan))
     except tf.errors.OpError as e:
         raise source.explain(e, preprocessor) from None
     if plan.distributed:
