@@ -253,6 +253,20 @@ def _loop_stages(spec, train, repeats):
     return out
 
 
+
+def benchmark_specs(examples, data):
+    """{name: spec} of the data sets figure 2 measures: generated demo data and/or av_digits (when present)."""
+    specs = {}
+    if data in ("demo", "both"):
+        specs[f"generated_{examples}"] = generated_spec(examples)
+    if data in ("av_digits", "both"):
+        av = av_digits_spec()
+        if av is None:
+            print("../shared/data/av_digits is absent: skipping it")
+        else:
+            specs["av_digits"] = av
+    return specs
+
 def main(argv=None):
     """Figure 2 per core for the demo data and av_digits; writes results/cpu_cost.json.
 
@@ -267,15 +281,7 @@ def main(argv=None):
     parser.add_argument("--data", choices=["demo", "av_digits", "both"], default="both")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage profile")
     args = parser.parse_args(argv)
-    specs = {}
-    if args.data in ("demo", "both"):
-        specs[f"generated_{args.examples}"] = generated_spec(args.examples)
-    if args.data in ("av_digits", "both"):
-        av = av_digits_spec()
-        if av is None:
-            print("../shared/data/av_digits is absent: skipping it")
-        else:
-            specs["av_digits"] = av
+    specs = benchmark_specs(args.examples, args.data)
     results = {}
     for name, spec in specs.items():
         spec = mmkeras.load_spec(spec)

@@ -25,8 +25,7 @@ import tensorflow as tf
 import mmkeras
 from mmkeras.data.presence import PRESENCE
 from benchmarks import common
-from benchmarks.cpu_cost import per_core, usual_way_arrays
-from benchmarks.datasets import av_digits_spec, generated_spec
+from benchmarks.cpu_cost import benchmark_specs, per_core, usual_way_arrays
 
 
 def _epoch_timer(first_epoch_limit=None):
@@ -125,15 +124,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5, help="epochs for the end-to-end comparison")
     parser.add_argument("--data", choices=["demo", "av_digits", "both"], default="both")
     args = parser.parse_args(argv)
-    specs = {}
-    if args.data in ("demo", "both"):
-        specs[f"generated_{args.examples}"] = generated_spec(args.examples)
-    if args.data in ("av_digits", "both"):
-        av = av_digits_spec()
-        if av is None:
-            print("../shared/data/av_digits is absent: skipping it")
-        else:
-            specs["av_digits"] = av
+    specs = benchmark_specs(args.examples, args.data)
     results = {}
     for name, spec in specs.items():
         results[name] = {"efficiency": pipeline_efficiency(spec, args.repeats),
