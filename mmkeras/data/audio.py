@@ -162,7 +162,8 @@ def prepare_wave(samples, rate, *, sample_rate, num_samples, crop="start", conte
     Example:
 
     >>> samples = tf.constant([0, 16384, -16384, 8192], tf.int16)
-    >>> wav = mmkeras.data.sources.tfds.features.wav_bytes(samples.numpy(), 8000)
+    >>> from mmkeras.data.sources.tfds.serving import wav_bytes
+    >>> wav = wav_bytes(samples.numpy(), 8000)
     >>> from_tensor = prepare_wave(samples, 8000, sample_rate=8000, num_samples=6)
     >>> bool(tf.reduce_all(from_tensor == decode_wav(wav, sample_rate=8000, num_samples=6)))
     True
