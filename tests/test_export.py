@@ -28,12 +28,14 @@ def test_signature_matches_the_contract(trained_run):
     assert outputs["label_label"].dtype == tf.string
 
 
-def test_served_in_a_process_without_mmkeras_equals_in_memory(trained_run):
+def test_served_in_a_process_without_mmkeras_equals_in_memory(trained_run, monkeypatch):
     run_dir, _ = trained_run
     spec, pre, model = load_run(run_dir)
     df = pd.read_csv(spec.data.path)
     df = df[df["split"] == "test"].reset_index(drop=True)
-    served = serve_in_subprocess(os.path.join(run_dir, "saved_model"), raw_batch(spec, df, spec.data.root))
+    monkeypatch.chdir(os.path.dirname(run_dir))  # a relative path, as `mmkeras demo --out demo` gives it
+    saved_model = os.path.join(os.path.basename(run_dir), "saved_model")
+    served = serve_in_subprocess(saved_model, raw_batch(spec, df, spec.data.root))
     expected = model.predict(mmkeras.make_dataset(spec, df, pre, with_targets=False), verbose=0)["label"]
     np.testing.assert_allclose(served["label_probabilities"], expected, atol=1e-5)
     classes = np.array(pre.targets["label"].classes)

@@ -38,7 +38,7 @@ def _check_kernelspec():
 
 
 # Notebooks that show plots inline: at least this many PNG outputs, all of them together at most PLOT_BYTES.
-INLINE_PLOTS = {"audio_features.ipynb": 1, "missing_modalities.ipynb": 3, "retrieval.ipynb": 3}
+INLINE_PLOTS = {"audio_features.ipynb": 1, "missing_modalities.ipynb": 3, "retrieval.ipynb": 3, "tfds.ipynb": 3}
 PLOT_BYTES = 600_000
 
 

@@ -6,6 +6,7 @@ mock uses the builders' code: features and class names are real, splits are not)
 set is written with `mmkeras tfds build` from generated demo files and read back with TFDS.
 """
 
+import dataclasses
 import json
 import os
 import socket
@@ -24,6 +25,9 @@ from mmkeras.cli import main
 from mmkeras.data.presence import PRESENCE
 from mmkeras.data.sources import source_for
 from mmkeras.data.sources.tfds import TfdsSource, build_tfds_dataset, tfds_spec_dict
+from mmkeras.distribute import plan_for
+from mmkeras.distribute.cluster import Cluster
+from mmkeras.runs.distributed import dataset_for, source_for_plan, train_steps
 from mmkeras.demo.run import demo_test_batch, prepare_demo_data
 from mmkeras.errors import DataError, SpecError
 from mmkeras.runs.lifecycle import evaluate_splits, train_model
@@ -78,14 +82,14 @@ def catalog_spec(name, data_dir):
 def built(tmp_path_factory):
     """A tiny demo data set (CSV + PNG/WAV files) built as the TFDS dataset `tiny_demo` (2 files per split)."""
     tmp = tmp_path_factory.mktemp("tfds_build")
-    _, spec = tiny_demo(str(tmp), n=48, deterministic=True, jit_compile=False, batch_size=8)
+    manifest, spec = tiny_demo(str(tmp), n=48, deterministic=True, jit_compile=False, batch_size=8)
     spec_file = _write(tmp / "demo.yaml", spec)
     data_dir = str(tmp / "tfds_data")
     tfds_file = str(tmp / "demo_tfds.yaml")
     assert main(["tfds", "build", spec_file, "--data-dir", data_dir, "--name", "tiny_demo", "--shards", "2",
                  "--spec-out", tfds_file]) == 0
     return {"spec": spec, "spec_file": spec_file, "data_dir": data_dir, "tfds_spec": tfds_spec_dict(spec, "tiny_demo", data_dir),
-            "tfds_file": tfds_file, "tmp": tmp}
+            "tfds_file": tfds_file, "tmp": tmp, "manifest": manifest}
 
 
 # -- the spec ------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ def test_build_never_overwrites_without_overwrite(built, capsys):
     assert "must be lowercase letters" in capsys.readouterr().err
 
 
-def test_round_trip_trains_like_the_table_and_the_export_serves_bytes(built, tmp_path):
+def test_round_trip_trains_like_the_table_and_the_export_serves_bytes(built, tmp_path, capsys):
     table = train_model(built["spec_file"], verbose=False)
     table_accuracy = evaluate_splits(table, ("test",))["test"]["label"]["accuracy"]
     run = str(tmp_path / "run")
@@ -219,6 +223,17 @@ def test_round_trip_trains_like_the_table_and_the_export_serves_bytes(built, tmp
     gaps = _model_input_gaps(source, pre)
     assert max(gaps.values()) <= 1e-6, gaps  # images and clips: TFDS tensors == their encoded bytes, as model input
     assert _served_matches_in_memory(run, source, pre, model) < 1e-5
+    capsys.readouterr()
+    # importance and cv work on rows of a table: they say what this spec reads instead of failing in the pipeline
+    assert main(["importance", run]) == 2
+    assert "not the TFDS dataset tiny_demo; pass --data TABLE" in capsys.readouterr().err
+    columns = {i["column"]: n for n, i in {**built["spec"]["inputs"], **built["spec"]["outputs"]}.items()}
+    renamed = os.path.join(os.path.dirname(built["manifest"]), "by_name.csv")  # a table with the TFDS spec's columns
+    pd.read_csv(built["manifest"]).rename(columns=columns).query("split == 'test'").to_csv(renamed, index=False)
+    assert main(["importance", run, "--data", renamed, "--out", str(tmp_path / "imp.csv")]) == 0
+    assert set(pd.read_csv(tmp_path / "imp.csv")["input"]) == set(spec.inputs)
+    assert main(["cv", built["tfds_file"], "--folds", "2", "--out", str(tmp_path / "cv")]) == 2
+    assert "this spec reads the TFDS dataset tiny_demo: point data.path at a table" in capsys.readouterr().err
 
 
 def test_validation_fraction_is_carved_stratified_out_of_train(built):
@@ -241,11 +256,30 @@ def test_each_worker_reads_its_own_files(built):
     def ids(worker):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker)
         source = TfdsSource(built["tfds_spec"], input_context=context)
-        return [r["tfds_id"] for r in source.read("train").as_numpy_iterator()]
+        return [r["tfds_id"] for r in source.read("train", training=True).as_numpy_iterator()]
 
     first, second = ids(0), ids(1)
     assert first and second and not set(first) & set(second)
     assert len(first) + len(second) == TfdsSource(built["tfds_spec"]).sizes()["train"]
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1)
+    whole = TfdsSource(built["tfds_spec"], input_context=context)  # adapting and evaluating read every example
+    assert len(list(whole.read("train").as_numpy_iterator())) == len(first) + len(second)
+    assert whole.files("train") == 2
+
+
+def test_a_multi_worker_run_reads_its_share_of_the_train_files(built):
+    """What `train_model` does with a TFDS spec on worker 1 of 2 (the 2-process runs are in test_distribute_runs)."""
+    cluster = Cluster((("worker:0", "127.0.0.1:2222"), ("worker:1", "127.0.0.1:2223")), "worker", 1)
+    plan = dataclasses.replace(plan_for(built["tfds_spec"]), kind="multi_worker", cluster=cluster)
+    source = source_for_plan(built["tfds_spec"], plan)
+    context = source.input_context
+    assert (context.num_input_pipelines, context.input_pipeline_id) == (2, 1)
+    ds = dataset_for(tf.data.Dataset.range(4).batch(2), plan, source, "train")
+    assert ds.options().experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.OFF
+    assert train_steps(source, plan) is None  # each worker counts its own batches
+    three = dataclasses.replace(plan, cluster=Cluster(cluster.tasks + (("worker:2", "127.0.0.1:2224"),), "worker", 1))
+    with pytest.raises(DataError, match="the train split of the TFDS dataset tiny_demo has 2 files for 3 workers"):
+        source_for_plan(built["tfds_spec"], three)
 
 
 def test_demo_source_tfds_trains_from_tfds_and_serves_its_bytes(tmp_path):

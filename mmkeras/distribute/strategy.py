@@ -173,6 +173,19 @@ class Plan:
         """Whether this process writes the run directory (always, except a multi_worker non-chief)."""
         return self.workers == 1 or self.cluster.is_chief
 
+    def input_context(self):
+        """This worker's `tf.distribute.InputContext` (which share of the files it reads), or None on one worker.
+
+        Example:
+
+        >>> plan_for(spec).input_context() is None
+        True
+        """
+        if self.workers == 1:
+            return None
+        return tf.distribute.InputContext(num_input_pipelines=self.workers, input_pipeline_id=self.cluster.rank,
+                                          num_replicas_in_sync=self.replicas)
+
     @property
     def distributed(self):
         """True under any strategy but the default one."""

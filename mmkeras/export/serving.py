@@ -42,7 +42,8 @@ def serve_in_subprocess(saved_model_dir, batch, *, timeout=300):
         batch_file, out_file = os.path.join(tmp, "batch.npz"), os.path.join(tmp, "out.npz")
         np.savez(batch_file, **{k: np.asarray(v) for k, v in batch.items()})
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        result = subprocess.run([sys.executable, "-c", _SUBPROCESS_SCRIPT, saved_model_dir, batch_file, out_file],
+        result = subprocess.run([sys.executable, "-c", _SUBPROCESS_SCRIPT, os.path.abspath(saved_model_dir),
+                                 batch_file, out_file],
                                 capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp)
         if result.returncode != 0:
             raise RuntimeError(f"Serving {saved_model_dir} in a subprocess failed:\n{result.stderr[-3000:]}")

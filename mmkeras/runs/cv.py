@@ -87,8 +87,9 @@ def _pool(spec):
     """The spec's train and validation rows in one table (the test split is left out)."""
     source = source_for(spec)
     if source.table("train") is None:
-        raise DataError(f"{spec.source or spec.name}: cross-validation splits the rows of a table; data.path "
-                        f"{spec.data.path} holds shards: give the table the shards were written from")
+        raise DataError(f"{spec.source or spec.name}: cross-validation splits the rows of a table, and this spec "
+                        f"reads {source.description}: point data.path at a table (for shards, the table they "
+                        "were written from)")
     parts = [source.table(k) for k in ("train", "validation") if k in source.split_names]
     return pd.concat(parts, ignore_index=True)
 

@@ -22,12 +22,13 @@ import pandas as pd
 
 from mmkeras.distribute.checkpoints import CHECKPOINT_DIR, check_same_spec, history_of, restore, RunCheckpoint
 from mmkeras.distribute.cluster import checkpoint_interval
-from mmkeras.data.sources import ShardSource
+from mmkeras.data.sources import ShardSource, TfdsSource, source_for
 from mmkeras.distribute.datasets import check_files_per_worker, epoch_stream, fast_forward, for_strategy
 from mmkeras.distribute.keras_fit import fit_scope
 from mmkeras.fusion.late import add_aux_targets
 from mmkeras.files import claim_directory, write_file, write_json
 from mmkeras.runs.run_dir import HISTORY_FILE, SPEC_FILE
+from mmkeras.specs import load_spec
 from mmkeras.training import fit
 
 DISTRIBUTE_FILE = "distribute.json"
@@ -200,7 +201,30 @@ def dataset_for(ds, plan, source, split):
         files = len(source.index["splits"][split]["files"])
         check_files_per_worker(files, plan.workers, f"the {split} split of {source.folder}")
         return for_strategy(ds, plan.strategy, sharding="file")
+    if isinstance(source, TfdsSource) and source.input_context is not None and split == "train":
+        return for_strategy(ds, plan.strategy, sharding="off")  # TFDS gave this worker its own files already
     return for_strategy(ds, plan.strategy, sharding="data")
+
+
+def source_for_plan(spec, plan):
+    """The spec's Source for this process: a TFDS dataset's train files are split among the plan's workers.
+
+    On one worker (and for tables and shard folders) this is `source_for(spec)`.
+    Across workers, a TFDS source gets the plan's `InputContext`, so each worker
+    reads only its share of the train split's files (`tfds.ReadConfig`); a
+    split with fewer files than workers is refused (`check_files_per_worker`).
+
+    Example:
+
+    >>> type(source_for_plan(spec, mmkeras.distribute.plan_for(spec))).__name__
+    'TableSource'
+    """
+    spec = load_spec(spec)
+    if plan.workers == 1 or spec.data.tfds is None:
+        return source_for(spec)
+    source = TfdsSource(spec, input_context=plan.input_context())
+    check_files_per_worker(source.files("train"), plan.workers, f"the train split of {source.description}")
+    return source
 
 
 def train_steps(source, plan):
@@ -216,7 +240,8 @@ def train_steps(source, plan):
     >>> steps == len(splits["train"]) // spec.training.batch_size
     True
     """
-    if plan.workers > 1 and isinstance(source, ShardSource):
+    if plan.workers > 1 and (isinstance(source, ShardSource)
+                             or isinstance(source, TfdsSource) and source.input_context is not None):
         return None
     return source.sizes()["train"] // plan.global_batch or None
 

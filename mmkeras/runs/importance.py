@@ -171,8 +171,8 @@ def importance_run(run_dir, *, data=None, root=None, out=None):
     name, split = items[0]
     df = source.table(split)
     if df is None:
-        raise DataError(f"{run_dir}: modality importance reads a table (it masks inputs of raw rows), not the "
-                        "shards in data.path; pass --data TABLE")
+        raise DataError(f"{run_dir}: modality importance reads a table (it masks inputs of raw rows), not "
+                        f"{source.description}; pass --data TABLE (a table with the spec's columns)")
     table = modality_importance(model, pre, df, root=source.root, table=name)
     path = out or default_out
     table.to_csv(path, index=False)

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from mmkeras.data.preprocessor import Preprocessor
-from mmkeras.data.sources import ShardSource, TfdsSource, source_for
+from mmkeras.data.sources import ShardSource, TfdsSource
 from mmkeras.data.sources.base import Source
 from mmkeras.distribute import local_copy, plan_for
 from mmkeras.files import write_file, write_json
@@ -22,7 +22,7 @@ from mmkeras.progress import EpochProgress, dataset_steps
 from mmkeras.reports.text import format_importance
 from mmkeras.runs.importance import IMPORTANCE_FILE, modality_importance
 from mmkeras.runs.distributed import (dataset_for, finish_worker, fit_plan, prepare_run_dir, resolved_spec,
-                                     train_steps)
+                                     source_for_plan, train_steps)
 from mmkeras.runs.reporting import TENSORBOARD_DIR, finish_run, tensorboard_callback
 from mmkeras.runs.run_dir import METRICS_FILE, SAVED_MODEL_DIR, held_out_data, load_run, save_trained
 from mmkeras.specs import load_spec
@@ -84,7 +84,8 @@ def train_model(spec, source=None, *, epochs=None, verbose=True, task=None, say=
 
     Args:
         spec: a Spec, spec file or dict.
-        source: where the examples come from (default `source_for(spec)`).
+        source: where the examples come from (default `source_for_plan(spec, plan)`:
+            `source_for(spec)`, with each worker reading its own files of a TFDS train split).
         epochs: override `training.epochs`.
         verbose: print one line per epoch.
         task: the Task (default `task_for(spec)`).
@@ -107,7 +108,7 @@ def train_model(spec, source=None, *, epochs=None, verbose=True, task=None, say=
     plan = plan or plan_for(spec)  # first: multi_worker sets up its collectives before TensorFlow runs anything
     task = task or task_for(spec)
     say = say or _silent
-    source, notes = task.prepare(source or source_for(spec))
+    source, notes = task.prepare(source or source_for_plan(spec, plan))
     for line in notes:
         say(line)
     if spec.training.deterministic:
@@ -223,7 +224,7 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
         spec = spec.with_data(path=data, root=root)
     plan = plan_for(spec, strategy)  # first: multi_worker sets up its collectives before TensorFlow runs anything
     task = task_for(spec)
-    source, notes = task.prepare(source_for(spec))  # data errors come before the run directory is made
+    source, notes = task.prepare(source_for_plan(spec, plan))  # data errors come before the run directory is made
     for line in notes:
         say(line)
     folder, checkpointing = prepare_run_dir(spec, out_dir, plan, overwrite=overwrite, resume=resume)

@@ -94,6 +94,17 @@ class Source:
         """
         return None
 
+    @property
+    def description(self):
+        """What the examples are stored as, for messages ("the shards in DIR", "the TFDS dataset NAME").
+
+        Example:
+
+        >>> mmkeras.data.sources.source_for(spec).description
+        'the data at ...manifest.csv'
+        """
+        return f"the data at {self.spec.data.path}"
+
     def explain(self, error, preprocessor):
         """A DataError for a `tf.errors.OpError` the pipeline raised, naming row, column and file when it can.
 

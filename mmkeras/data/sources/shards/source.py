@@ -42,6 +42,11 @@ class ShardSource(Source):
         self.split_names = [k for k in SPLITS if k in self.index["splits"]]
 
     @property
+    def description(self):
+        """"the shards in FOLDER" (see `Source.description`)."""
+        return f"the shards in {self.folder}"
+
+    @property
     def mode(self):
         """"preprocessed" (model-ready tensors) or "raw" (file bytes, decoded when read); see the class example."""
         return self.index["mode"]

@@ -92,8 +92,10 @@ class TfdsSource(Source):
 
     Args:
         spec: a Spec (or file, dict) with `data.tfds`.
-        input_context: a `tf.distribute.InputContext`: each worker reads its
-            share of the files (`tfds.ReadConfig(input_context=...)`).
+        input_context: a `tf.distribute.InputContext`: in training, each
+            worker reads its share of the train split's files
+            (`tfds.ReadConfig(input_context=...)`); adapting, validation and
+            evaluation read every example.
 
     Attributes:
         builder: the `tfds.core.DatasetBuilder`.
@@ -126,6 +128,25 @@ class TfdsSource(Source):
         self._check_splits()
         self._scan = None
 
+    @property
+    def description(self):
+        """"the TFDS dataset NAME" (see `Source.description`)."""
+        return f"the TFDS dataset {self.name}"
+
+    def files(self, split):
+        """Number of files (TFDS shards, or parts of them for a sliced split) that a split reads.
+
+        Example:
+
+        >>> tfds_dir = os.path.join(tmp_dir, "tfds")
+        >>> _ = mmkeras.data.sources.tfds.build_tfds_dataset(spec, tfds_dir, name="tiny_demo", verbose=False)
+        >>> TfdsSource(mmkeras.data.sources.tfds.tfds_spec_dict(spec, "tiny_demo", tfds_dir)).files("train")
+        1
+        """
+        self.check_split(split)
+        tfds_split = self.tfds_splits["train" if self.carve is not None and split == "validation" else split]
+        return len(self.builder.info.splits[tfds_split].file_instructions)
+
     def _check_splits(self):
         known = self.builder.info.splits
         if not len(known):  # `tfds.testing.mock_data` without metadata: any split is accepted
@@ -157,7 +178,7 @@ class TfdsSource(Source):
 
     def _read(self, tfds_split, *, training=False, decoders=None):
         config = tfds.ReadConfig(shuffle_seed=self.spec.training.seed, add_tfds_id=True,
-                                 input_context=self.input_context)
+                                 input_context=self.input_context if training else None)
         ordered = bool(self.builder.info.disable_shuffling)  # TFDS refuses to shuffle an ordered dataset's files
         return self.builder.as_dataset(split=tfds_split, shuffle_files=training and not ordered, decoders=decoders,
                                        read_config=config)
