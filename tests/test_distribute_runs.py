@@ -174,6 +174,58 @@ def test_two_workers_from_the_cli_train_like_one_process(tmp_path):
     assert len(served) == len(test_rows)
 
 
+def _wait_for_checkpoint(pointer, processes, epoch, step):
+    """Waits (bounded) until the run's checkpoint pointer is at `epoch` with at least `step` steps."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and all(p.poll() is None for p in processes):
+        try:
+            state = json.load(open(pointer))
+        except (OSError, ValueError):
+            state = {}
+        if state.get("epoch") == epoch and state.get("step", 0) >= step:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no checkpoint of epoch {epoch + 1}, step {step} before a process ended or {WAIT} s")
+
+
+def _two_workers(spec, out, tmp_path, *extra):
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    processes = []
+    for index in range(2):
+        env = dict(ENV, TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        worker_tmp = tmp_path / f"worker{index}_tmp"
+        worker_tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(worker_tmp)
+        processes.append(_start(["train", spec, "--out", out, *extra], env=env))
+    return processes
+
+
+def test_a_killed_two_worker_run_resumes_to_the_weights_of_one_process(tmp_path):
+    """SIGKILL worker 1 in epoch 2, then the chief (its peer is gone); both restart with `--resume`."""
+    manifest, spec_dict = tiny_demo(str(tmp_path), n=64, epochs=3, batch_size=8)
+    spec = _spec_file(tmp_path, "spec", _cheap(spec_dict, ("picture", "reading", "colour")), deterministic=True,
+                      jit_compile=False, checkpoint_every=2)
+    run = str(tmp_path / "run")
+    processes = _two_workers(spec, run, tmp_path)
+    try:
+        _wait_for_checkpoint(os.path.join(run, "checkpoints", "checkpoint.json"), processes, 1, 2)
+        processes[1].send_signal(signal.SIGKILL)
+        time.sleep(1)
+        processes[0].send_signal(signal.SIGKILL)
+    finally:
+        _finish(processes)
+    assert not os.path.exists(os.path.join(run, "metrics.json"))
+    resumed = _two_workers(spec, run, tmp_path, "--resume")
+    logs = _finish(resumed)
+    assert [p.returncode for p in resumed] == [0, 0], logs
+    assert "resuming from the checkpoint after epoch 1, step " in logs[0], logs[0]
+    assert list(pd.read_csv(os.path.join(run, "history.csv"))["epoch"]) == [0, 1, 2]
+    single = str(tmp_path / "single")
+    train_run(spec, single, verbose=False, strategy="default")
+    assert _max_difference(_weights(run), _weights(single)) < 1e-5
+    assert os.path.isfile(os.path.join(run, "saved_model", "saved_model.pb"))
+
+
 def _read_line(process, needle, timeout):
     deadline = time.monotonic() + timeout
     seen = []

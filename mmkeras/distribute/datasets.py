@@ -121,6 +121,38 @@ def epoch_stream(ds, steps=None):
     return ds, None
 
 
+def resumed_stream(ds, steps, epoch, step, *, rewritten=False):
+    """`(dataset, steps_per_epoch)` for the `fit` that starts at step `step` of epoch `epoch` (0-based).
+
+    In one process (and under `mirrored`) the dataset's shuffle state is the
+    one `fast_forward` moved on, so epoch `epoch` is the next pass and only
+    the first `step` batches of it are skipped. Across workers every `fit`
+    trains on a rewritten copy of the dataset (auto-sharding), whose shuffle
+    starts again at epoch 0: the copy then re-reads (does not train on) the
+    batches of the epochs already done, so each epoch sees the order it had
+    in the uninterrupted run.
+
+    Args:
+        ds: the training dataset (one pass).
+        steps: its batches per pass when TensorFlow cannot count them.
+        epoch, step: where training starts.
+        rewritten: True when `fit` gets a rewritten copy (more than one worker).
+
+    Example:
+
+    >>> ds = tf.data.Dataset.range(8).batch(2)
+    >>> stream, rest = resumed_stream(ds, None, 1, 1, rewritten=True)
+    >>> rest, [int(b[0]) for b in stream.take(3)]
+    (3, [2, 4, 6])
+    """
+    if not rewritten or not (epoch or step):
+        return epoch_stream(ds.skip(step), steps and steps - step) if step else epoch_stream(ds, steps)
+    stream, per_epoch = epoch_stream(ds, steps)
+    if per_epoch is None:  # uncountable: the next pass, as in one process (the order may differ from the first run)
+        return epoch_stream(ds.skip(step), None)
+    return stream.skip(epoch * per_epoch + step), per_epoch - step
+
+
 def distribute_dataset(ds, strategy):
     """The per-replica dataset a custom loop iterates (`strategy.experimental_distribute_dataset`).
 

@@ -23,7 +23,7 @@ import pandas as pd
 from mmkeras.distribute.checkpoints import CHECKPOINT_DIR, check_same_spec, history_of, restore, RunCheckpoint
 from mmkeras.distribute.cluster import checkpoint_interval
 from mmkeras.data.sources import ShardSource, TfdsSource, source_for
-from mmkeras.distribute.datasets import check_files_per_worker, epoch_stream, fast_forward, for_strategy
+from mmkeras.distribute.datasets import check_files_per_worker, fast_forward, for_strategy, resumed_stream
 from mmkeras.distribute.keras_fit import fit_scope
 from mmkeras.fusion.late import add_aux_targets
 from mmkeras.files import claim_directory, write_file, write_json
@@ -120,7 +120,7 @@ def prepare_run_dir(spec, out_dir, plan, *, overwrite=False, resume=False):
 
 
 def fit_plan(model, spec, train_ds, val_ds=None, *, plan, epochs=None, verbose=True, callbacks=(),
-             checkpointing=None, say=print, fit=fit, steps=None):
+             checkpointing=None, say=print, fit=fit, steps=None, make_train=None):
     """`mmkeras.training.fit` under a plan's strategy, checkpointed and resumed when `checkpointing` says so.
 
     Each epoch is one pass of `train_ds` (`epoch_stream`: one shuffle
@@ -142,6 +142,11 @@ def fit_plan(model, spec, train_ds, val_ds=None, *, plan, epochs=None, verbose=T
         say: print function for the resume line.
         fit: the function that fits (`mmkeras.training.fit`).
         steps: batches per epoch when TensorFlow cannot count them (`train_steps`).
+        make_train: a function that builds `train_ds` again. Across workers, a run
+            resumed in the middle of an epoch trains the later epochs on a new
+            copy, whose shuffle starts from the first epoch's order (see
+            `resumed_stream`); without it those epochs' order may differ from
+            the uninterrupted run's.
 
     Returns:
         A `keras.callbacks.History` of all epochs.
@@ -167,16 +172,20 @@ def fit_plan(model, spec, train_ds, val_ds=None, *, plan, epochs=None, verbose=T
         checkpoint = RunCheckpoint(checkpointing.folder, checkpointing.save_freq, history=state["history"] if state else (),
                                    start=(epoch, step), on_epoch=checkpointing.write_history)
         callbacks.append(checkpoint)
-    fast_forward(train_ds, epoch)
+    rewritten = plan.workers > 1  # each fit shards a rewritten copy of the dataset: its shuffle starts afresh
+    if not rewritten:
+        fast_forward(train_ds, epoch)
     history = None
     with fit_scope(model, plan.strategy, add_aux_targets(spec, train_ds)):
         if step and epoch < epochs:  # the rest of the epoch the run stopped in
-            stream, rest = epoch_stream(train_ds.skip(step), steps and steps - step)
+            stream, rest = resumed_stream(train_ds, steps, epoch, step, rewritten=rewritten)
             history = fit(model, spec, stream, val_ds, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose,
                           callbacks=callbacks, steps_per_epoch=rest)
             epoch += 1
+            if rewritten and make_train is not None:  # that fit drew from train_ds's shuffle: start a new one
+                train_ds = make_train()
         if epoch < epochs:
-            stream, per_epoch = epoch_stream(train_ds, steps)
+            stream, per_epoch = resumed_stream(train_ds, steps, epoch, 0, rewritten=rewritten)
             history = fit(model, spec, stream, val_ds, epochs=epochs, initial_epoch=epoch, verbose=verbose,
                           callbacks=callbacks, steps_per_epoch=per_epoch)
     return history_of(checkpoint.rows) if checkpoint is not None else history
