@@ -56,9 +56,11 @@ SUITE = [
     ("stft_precision", [], ["--clips", "16", "--repeats", "1", "--settings", "demo sound (8 kHz, 0.5 s)"]),
     ("end_to_end", [], ["--runs", "1", "--epochs", "1"]),
     ("distribute", [], ["--quick"]),
+    ("kerashub", [], ["--texts", "500", "--examples", "128", "--repeats", "1"]),
+    ("generalisation", [], ["--quick"]),
 ]
 # Tables of issue 4 and the end-to-end run (several minutes each): run with --all or --only NAME.
-EXTRA = ("modality_dropout", "retrieval", "fusion_matrix", "end_to_end", "distribute")
+EXTRA = ("modality_dropout", "retrieval", "fusion_matrix", "end_to_end", "distribute", "generalisation")
 PROFILE = "profile"
 
 

@@ -4,9 +4,11 @@ tfds build, report, describe, validate.
 A user error (a bad spec, bad data, a run directory that exists or is
 missing, a bad argument) is one line `mmkeras <command>: error: ...` on
 stderr and exit status 2; anything else is a bug and keeps its traceback.
+`mmkeras --debug <command>` also prints TensorFlow's raw text of a data error.
 """
 
 import argparse
+import errno
 import os
 import sys
 
@@ -106,6 +108,8 @@ def _table_options(parser, what):
 def _parser():
     p = _Parser(prog="mmkeras", description="Multimodal models on Keras 3: "
                 "train from a spec, evaluate, export raw-input SavedModels.")
+    p.add_argument("--debug", action="store_true", help="with a data error, also print TensorFlow's own text "
+                   "(node names, stack frames)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_training_commands(sub)
     _add_run_commands(sub)
@@ -182,6 +186,9 @@ def _add_run_commands(sub):
     pr.add_argument("--data", required=True, help="table with the input columns")
     pr.add_argument("--root", help="folder that file paths in the table are relative to")
     pr.add_argument("--out", required=True, help="CSV file for the predictions")
+    pr.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                    help="a row whose file is missing or does not decode: raise (default) stops with its row, column "
+                         "and file; skip predicts the other rows and lists it in OUT.bad_rows.csv")
 
     run_dir_command("importance", "modality importance of a run: metric drop per input masked as missing",
                     "table to use (default: the spec's test split, else validation)",
@@ -204,6 +211,9 @@ def _add_spec_commands(sub):
     kf.add_argument("spec", help="spec file (YAML or JSON)")
     kf.add_argument("--folds", type=_int_at_least(2, "an integer >= 2"), default=5,
                     help="number of folds, >= 2 (default: %(default)s)")
+    kf.add_argument("--group-by", metavar="COLUMN",
+                    help="leave-groups-out folds: every group (speaker, patient) of COLUMN is held out whole; "
+                         "--folds equal to the number of groups is leave-one-group-out (default: data.split.group)")
     kf.add_argument("--out", help="folder for cv.json (default: cv_<spec name>)")
     kf.add_argument("--epochs", type=_int_at_least(1, "a positive number of epochs"), help="override training.epochs")
     _table_options(kf, "table to use instead of the spec's data.path")
@@ -233,8 +243,12 @@ def main(argv=None):
     try:
         with quiet(args.quiet):
             status = COMMANDS[args.command](args)
-    except USER_ERRORS as e:
+    except USER_ERRORS + (OSError,) as e:
+        if isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno != errno.ENOSPC:
+            raise  # another OSError is a bug (or the machine's): keep its traceback
         print(f"mmkeras {args.command}: error: {e}", file=sys.stderr)
+        if args.debug and getattr(e, "debug", None):
+            print(f"TensorFlow's text (--debug):\n{e.debug}", file=sys.stderr)
         return 2
     return status or 0
 
@@ -263,8 +277,12 @@ def _evaluate(args):
 
 
 def _predict(args):
-    table = predict_table(args.saved_model, args.data, root=args.root, out=args.out)
-    print(f"{len(table)} predictions written to {args.out}")
+    table = predict_table(args.saved_model, args.data, root=args.root, out=args.out, on_error=args.on_error)
+    bad = table.attrs.get("bad_rows", [])
+    print(f"{len(table) - len(bad)} predictions written to {args.out}")
+    if bad:
+        print(f"{len(bad)} bad rows (no prediction), listed in {args.out}.bad_rows.csv:")
+        print("\n".join(format_bad_rows(bad)))
 
 
 def _importance(args):
@@ -298,8 +316,9 @@ def _tfds(args):
 
 def _cv(args):
     spec = load_spec(args.spec)
-    result = cross_validate(spec, args.folds, out=args.out or f"cv_{spec.name}", epochs=args.epochs,
-                            data=args.data, root=args.root, overwrite=args.overwrite, strategy=args.strategy)
+    result = cross_validate(spec, args.folds, group_by=args.group_by, out=args.out or f"cv_{spec.name}",
+                            epochs=args.epochs, data=args.data, root=args.root, overwrite=args.overwrite,
+                            strategy=args.strategy)
     if result["path"]:
         print(f"report: {os.path.abspath(write_cv_report(os.path.dirname(result['path']), result))}")
 

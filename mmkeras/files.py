@@ -1,5 +1,6 @@
 """Writing files safely: JSON written whole, folders renamed into place, run directories claimed."""
 
+import errno
 import json
 import os
 import shutil
@@ -22,18 +23,19 @@ def write_json(path, payload):
     >>> json.load(open(path))["test"]["label"]["accuracy"]
     0.5
     """
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    def dump(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1)
+
+    return write_file(path, dump)
 
 
 def write_file(path, write):
     """Writes one file with `write(tmp_path)` beside `path`, then renames it into place: never half a file.
 
     The temporary file keeps `path`'s extension (Keras' `model.save` wants
-    `.keras`); an error removes it and leaves `path` as it was.
+    `.keras`); an error removes it and leaves `path` as it was. A full disk
+    is an `OSError(ENOSPC)` that says so and names `path`.
 
     Args:
         path: the file to write (its folder must exist).
@@ -54,9 +56,12 @@ def write_file(path, write):
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise OSError(errno.ENOSPC, f"No space left on the device while writing {path}; "
+                                        "the file is as it was before") from e
         raise
     return path
 

@@ -2,8 +2,10 @@
 
 Per clip (`decode`): 16-bit PCM WAV bytes -> mono float32 waveform of
 `duration` seconds at `sample_rate` (in-graph polyphase resampling when
-`resample` is on), peak or RMS normalised. Per batch (`transform`): the
-spec's `features` (`AudioFrontend`), standardised per band with training
+`resample` is on), peak or RMS normalised. Per batch (`transform`): in
+training only a random shift, gain and noise of the waveform
+(`audio_augment`), the spec's `features` (`AudioFrontend`), optionally
+normalised per clip (`feature_norm`), standardised per band with training
 statistics, then SpecAugment masks in training only.
 
 Other file formats (FLAC, OGG, MP3, 24-bit or float WAV...) are converted
@@ -15,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmkeras.layers.audio_frontend import AudioFrontend, log_mel_spectrogram, mel_filterbank, spec_augment
+from mmkeras.data.audio_augment import augment_waves, clip_normalize
 from mmkeras.data.audio_files import convert_column, to_wav_bytes
 from mmkeras.data.audio_resample import resample_factors, resample_poly_segment, resampled_length
 from mmkeras.data.feature import Feature
@@ -268,13 +271,16 @@ class AudioFeature(Feature):
                             normalize=s.normalize, training=training)
 
     def features(self, waveforms):
-        """Un-standardised features (e.g. log-mel in dB) for a batch of waveforms."""
-        return self.frontend(waveforms)
+        """Un-standardised features (e.g. log-mel in dB, per-clip normalised with `feature_norm`) of waveforms."""
+        return clip_normalize(self.frontend(waveforms), self.spec.feature_norm)
 
     def transform(self, batch, training=False):
-        out = (self.features(batch) - self.mean) / self.std
         a = self.spec.augment
-        if training and a.enabled:
+        if training and (a.time_shift or a.gain_db or a.noise):
+            batch = augment_waves(batch, sample_rate=self.spec.sample_rate, time_shift=a.time_shift,
+                                  gain_db=a.gain_db, noise=a.noise)
+        out = (self.features(batch) - self.mean) / self.std
+        if training and (a.time_masks or a.freq_masks):
             out = spec_augment(out, time_masks=a.time_masks, time_mask_width=a.time_mask_width,
                                freq_masks=a.freq_masks, freq_mask_width=a.freq_mask_width)
         return out

@@ -4,7 +4,7 @@ import re
 
 import tensorflow as tf
 
-from mmkeras.errors import DataError
+from mmkeras.errors import DataError, clean_tf_text
 
 _ASSERTION = re.compile(r"assertion failed: ((?:\[[^\]]*\]\s*)+)")
 
@@ -34,7 +34,7 @@ def find_bad_file(preprocessor, df, *, root=None, table=""):
             try:
                 feature.decode(feature.read(path), context)
             except tf.errors.OpError as e:
-                detail = e.message.strip().splitlines()[0][:300]
+                detail = (clean_tf_text(e.message).splitlines() or [""])[0][:300]
                 return f"Cannot decode {context}: {detail}"
     return None
 
@@ -69,10 +69,11 @@ def explain_op_error(error, preprocessor=None, tables=(), *, root=None):
         where = [p for p in parts if p.startswith(("row ", "input "))]
         reason = " ".join(p for p in parts if p not in where)
         if where:
-            return DataError(f"{where[0]}: {reason}")
+            return DataError(f"{where[0]}: {reason}", debug=message)
     if preprocessor is not None:
         for name, df in tables:
             found = find_bad_file(preprocessor, df, root=root, table=name)
             if found:
-                return DataError(found)
-    return DataError(f"The input pipeline failed: {message.strip().splitlines()[0][:300]}")
+                return DataError(found, debug=message)
+    cleaned = clean_tf_text(message).splitlines()
+    return DataError(f"The input pipeline failed: {(cleaned or [''])[0][:300]}", debug=message)

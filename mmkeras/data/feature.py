@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from mmkeras.data.columns import as_strings
-from mmkeras.data.paths import resolve_file_paths
+from mmkeras.data.paths import resolve_file_paths, row_error
 
 
 class Feature:
@@ -64,7 +64,15 @@ class Feature:
         if self.is_file:
             return resolve_file_paths(column, root=root, table=table, column_name=self.spec.column,
                                       kind=self.spec.type)
-        return as_strings(column)
+        strings = as_strings(column)
+        for row, text in enumerate(strings):
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise row_error(row, table, self.spec.column, f"not valid UTF-8 text ({e.reason} at "
+                                                                  f"character {e.start})") from None
+        return strings
 
     def describe(self, value):
         """How one resolved file value is named in error messages."""

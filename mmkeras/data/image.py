@@ -259,6 +259,13 @@ class ImageFeature(Feature):
     raw_dtype = tf.string
     is_file = True
 
+    def __new__(cls, spec=None):  # spec=None: copy and pickle make instances without arguments
+        # A kerashub encoder brings its own image converter: see `mmkeras.data.image_kerashub`.
+        if cls is ImageFeature and spec is not None and spec.encoder.type == "kerashub":
+            from mmkeras.data.image_kerashub import KerasHubImageFeature  # deferred: it subclasses this class
+            return super().__new__(KerasHubImageFeature)  # Python then runs its __init__
+        return super().__new__(cls)
+
     def __init__(self, spec):
         self.spec = spec
         self.shape = (spec.height, spec.width, spec.channels)

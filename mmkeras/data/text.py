@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from mmkeras.data import text_tokenize
 from mmkeras.data.feature import Feature
+from mmkeras.data.text_kerashub import KerasHubTextFeature
 from mmkeras.errors import DataError
 
 # The options that decide how text becomes tokens; kept in the saved state.
@@ -38,6 +39,12 @@ class TextFeature(Feature):
 
     raw_dtype = tf.string
     is_file = False
+
+    def __new__(cls, spec=None):  # spec=None: copy and pickle make instances without arguments
+        # A kerashub encoder brings its own tokenizer (the preset's): see `mmkeras.data.text_kerashub`.
+        if cls is TextFeature and spec is not None and spec.encoder.type == "kerashub":
+            return KerasHubTextFeature(spec)
+        return super().__new__(cls)
 
     def __init__(self, spec):
         self.spec = spec

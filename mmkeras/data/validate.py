@@ -7,7 +7,8 @@ lists them all, as `BadRow(split, row, column, file, reason)`:
 * every input cell reads as its feature reads it (`Feature.resolve`:
   numbers parse, booleans are booleans, file paths exist, video folders
   hold frames, audio files that are not 16-bit WAV convert);
-* a relative file path stays inside the data root;
+* a file path stays inside the data root (no `../..`, absolute path or
+  symlink out of it) unless `data.allow_outside_root`;
 * every file decodes as the pipeline decodes it (images, WAV clips at the
   spec's sample rate, video frames), unless `decode=False`;
 * every output value is known: classes and labels seen in the train split,
@@ -55,33 +56,43 @@ def _rows(df):
     return list(range(len(df)))
 
 
-def _outside_root(cell, root):
-    """A relative path that leaves the data root (`../x.png`)."""
-    if not cell or os.path.isabs(cell):
+def outside_root(cell, root):
+    """True for a path that leads out of the data root: `../x.png`, an absolute path elsewhere, a symlink out.
+
+    Example:
+
+    >>> outside_root("../../etc/passwd", data_dir), outside_root("/etc/passwd", data_dir)
+    (True, True)
+    >>> outside_root(splits["test"]["image_path"][0], data_dir), outside_root("", data_dir)
+    (False, False)
+    """
+    if not cell:
         return False
     root = os.path.realpath(root)
     return not os.path.realpath(os.path.join(root, cell)).startswith(root + os.sep)
 
 
-def _resolve_column(feature, column, root, split, rows):
+def _resolve_column(feature, column, root, split, rows, allow_outside=False):
     """(resolved values, bad rows) of one input column: per cell only when the whole column fails."""
     bad = []
+    if feature.is_file and feature.spec.type != "video" and not allow_outside:  # refused before any file is read
+        cells = as_strings(column)
+        outside = [i for i, cell in enumerate(cells) if outside_root(cell.strip(), root)]
+        for i in outside:
+            bad.append(BadRow(split, rows[i], feature.spec.column, cells[i], f"the path leaves the data root: "
+                              f"{root} (data.allow_outside_root: true accepts it)"))
+        column = column.copy()
+        column.iloc[outside] = ""
     try:
         resolved = feature.resolve(column, root=root, table="")
     except DataError:
         resolved = np.empty(len(column), dtype=object)
         for i, cell in enumerate(column.tolist()):
             try:
-                resolved[i] = feature.resolve(pd.Series([cell]), root=root, table="")[0]
+                resolved[i] = feature.resolve(pd.Series([cell], dtype=object), root=root, table="")[0]
             except DataError as e:
                 resolved[i] = None
                 bad.append(BadRow(split, rows[i], feature.spec.column, _cell(cell, feature), _reason(e)))
-    if feature.is_file and feature.spec.type != "video":
-        for i, cell in enumerate(as_strings(column)):
-            if resolved[i] is not None and _outside_root(cell.strip(), root):
-                resolved[i] = None
-                bad.append(BadRow(split, rows[i], feature.spec.column, cell,
-                                  f"the path leaves the data root {root}"))
     return resolved, bad
 
 
@@ -103,7 +114,10 @@ def op_error_reason(error):
     kept = [line for line in lines if line and not line.startswith(("Graph execution error", "Detected at node",
                                                                       "File ", "[[", "Traceback"))]
     text = kept[-1] if kept else (lines[0] if lines else "")
-    return re.sub(r"\s*\[\[\{\{node .*$|\s*\[Op:.*$", "", text)[:300]
+    text = re.sub(r"\s*\[\[\{\{node .*$|\s*\[Op:.*$", "", text).replace("\\'", "'")
+    if text.startswith("assertion failed:"):  # "[Not a PNG...:] [file x]" -> "Not a PNG...: file x"
+        text = " ".join(re.findall(r"\[([^\]]*)\]", text)) or text
+    return text[:300]
 
 
 def _decoder(feature):
@@ -186,7 +200,8 @@ class RowChecker:
 
     def _check_input(self, name, column, split, rows, progress):
         feature = self.features[name]
-        resolved, bad = _resolve_column(feature, column, self.root, split, rows)
+        resolved, bad = _resolve_column(feature, column, self.root, split, rows,
+                                        self.spec.data.allow_outside_root)
         if feature.is_file and self.decode:
             if name not in self.decoders:
                 self.decoders[name] = _decoder(feature)

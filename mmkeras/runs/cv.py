@@ -6,6 +6,10 @@ The spec's train and validation rows are pooled and cut into K folds
 fold trains a fresh preprocessor and model on the other K - 1 folds and is
 evaluated on the held-out fold. `cv.json` holds every fold's metrics and the
 mean and standard deviation of every float metric over the folds.
+
+With `--group-by COLUMN` (or the spec's `data.split.group`) the folds are
+leave-groups-out: every group's rows (a speaker's, a patient's) are held out
+together, so each fold measures the model on groups it never saw.
 """
 
 import math
@@ -15,8 +19,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mmkeras.data.columns import as_strings
+from mmkeras.data.columns import as_strings, check_columns
 from mmkeras.data.sources import TableSource, source_for
+from mmkeras.data.sources.split import group_folds, group_values
 from mmkeras.distribute import plan_for
 from mmkeras.errors import DataError, SpecError
 from mmkeras.files import write_json
@@ -140,8 +145,8 @@ def summarize(per_fold):
             for o, paths in summary.items()}
 
 
-def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None, overwrite=False,
-                   verbose=True, strategy=None):
+def cross_validate(spec, folds=5, *, group_by=None, out=None, epochs=None, data=None, root=None,
+                   overwrite=False, verbose=True, strategy=None):
     """K-fold cross-validation: a fresh preprocessor and model per fold.
 
     The spec's train and validation rows are pooled and split into `folds`
@@ -152,7 +157,11 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
 
     Args:
         spec: a Spec, spec file or dict (with `outputs`).
-        folds: number of folds, >= 2.
+        folds: number of folds, >= 2 (with `group_by`, at most the number of
+            groups; equal to it: leave-one-group-out).
+        group_by: a column naming each row's group: leave-groups-out folds
+            (each group's rows in one fold, stratified where the groups
+            allow, seeded); default the spec's `data.split.group`.
         out: folder for `cv.json` (created; an existing `cv.json` in it is
             only replaced with `overwrite=True`); None writes nothing.
         epochs: override `training.epochs`.
@@ -165,9 +174,10 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
 
     Returns:
         A dict: `spec`, `folds`, `seed`, `stratify` (column or None),
-        `rows`, `epochs`, `per_fold` (list of {fold, train_rows, test_rows,
-        held_out_classes, metrics}), `summary` ({output: {metric: {mean,
-        std, folds}}}), and `path` (the cv.json written, or None).
+        `group_by` (column or None), `rows`, `epochs`, `per_fold` (list of
+        {fold, train_rows, test_rows, held_out_classes, held_out_groups
+        (names, or None without `group_by`), metrics}), `summary` ({output:
+        {metric: {mean, std, folds}}}), and `path` (the cv.json written, or None).
 
     Example:
 
@@ -194,13 +204,24 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
         _check_classes(spec, pool, labels, folds)
     elif len(pool) < folds:
         raise DataError(f"{spec.data.path}: {len(pool)} train and validation rows cannot make {folds} folds")
-    assignment = fold_assignment(labels, folds, spec.training.seed, n=len(pool))
+    group_by = group_by or spec.data.split.group
+    fold_groups = [None] * folds
+    if group_by is None:
+        assignment = fold_assignment(labels, folds, spec.training.seed, n=len(pool))
+    else:
+        check_columns(pool, [group_by], spec.data.path)
+        groups = group_values(pool[group_by], group_by, spec.data.path)
+        assignment, fold_groups = group_folds(groups, labels, folds, spec.training.seed, column=group_by,
+                                              table=spec.data.path)
     say(f"{spec.name}: {folds}-fold cross-validation on {len(pool)} train+validation rows"
-        + (f", stratified by {column!r}" if column else ""))
-    per_fold = [_fold(spec, pool, assignment, labels, k, folds, epochs=epochs, verbose=verbose, say=say, plan=plan)
+        + (f", stratified by {column!r}" if column else "")
+        + (f", leaving out whole groups of {group_by!r}" if group_by else ""))
+    per_fold = [_fold(spec, pool, assignment, labels, k, folds, epochs=epochs, verbose=verbose, say=say, plan=plan,
+                      groups=fold_groups[k])
                 for k in range(folds)]
     result = {"spec": spec.name, "folds": folds, "seed": spec.training.seed, "stratify": column,
-              "rows": int(len(pool)), "epochs": epochs or spec.training.epochs, "per_fold": per_fold,
+              "group_by": group_by, "rows": int(len(pool)), "epochs": epochs or spec.training.epochs,
+              "per_fold": per_fold,
               "summary": summarize([f["metrics"] for f in per_fold])}
     path = path if plan.is_chief else None  # another worker of a multi_worker run: the chief writes cv.json
     if path is not None:
@@ -214,11 +235,12 @@ def cross_validate(spec, folds=5, *, out=None, epochs=None, data=None, root=None
     return result
 
 
-def _fold(spec, pool, assignment, labels, k, folds, *, epochs, verbose, say, plan=None):
+def _fold(spec, pool, assignment, labels, k, folds, *, epochs, verbose, say, plan=None, groups=None):
     """Trains fold k on the other folds (a fresh preprocessor and model) and evaluates it on fold k."""
     train_df = pool[assignment != k].reset_index(drop=True)
     held_df = pool[assignment == k].reset_index(drop=True)
-    say(f"fold {k + 1}/{folds}: train {len(train_df)}, held out {len(held_df)} rows")
+    say(f"fold {k + 1}/{folds}: train {len(train_df)}, held out {len(held_df)} rows"
+        + (f" (groups {', '.join(groups)})" if groups else ""))
     keras.backend.clear_session()
     trained = train_model(spec, TableSource(spec, {"train": train_df, "test": held_df}), epochs=epochs,
                           verbose=verbose, plan=plan)
@@ -226,4 +248,4 @@ def _fold(spec, pool, assignment, labels, k, folds, *, epochs, verbose, say, pla
     held_classes = (pd.Series(labels[assignment == k]).value_counts().sort_index().astype(int).to_dict()
                     if labels is not None else None)
     return {"fold": k, "train_rows": int(len(train_df)), "test_rows": int(len(held_df)),
-            "held_out_classes": held_classes, "metrics": metrics}
+            "held_out_classes": held_classes, "held_out_groups": groups, "metrics": metrics}

@@ -12,6 +12,7 @@ import time
 import keras
 import tensorflow as tf
 
+from mmkeras.data.prepass import check_source, write_bad_rows
 from mmkeras.data.preprocessor import Preprocessor
 from mmkeras.data.sources import ShardSource, TfdsSource
 from mmkeras.data.sources.base import Source
@@ -118,7 +119,10 @@ def train_model(spec, source=None, *, epochs=None, verbose=True, task=None, say=
         say(line)
     with plan.scope():
         model = task.build_model(plan.build_spec(spec), preprocessor)
-    train_ds = dataset_for(task.dataset(source, "train", preprocessor, training=True), plan, source, "train")
+    def make_train():
+        return dataset_for(task.dataset(source, "train", preprocessor, training=True), plan, source, "train")
+
+    train_ds = make_train()
     val_ds = None
     if "validation" in source.split_names:
         val_ds = dataset_for(task.dataset(source, "validation", preprocessor), plan, source, "validation")
@@ -135,7 +139,7 @@ def train_model(spec, source=None, *, epochs=None, verbose=True, task=None, say=
         callbacks.append(EpochProgress(dataset_steps(train_ds)))
     try:
         history = fit_plan(model, spec, train_ds, val_ds, plan=plan, epochs=epochs, verbose=verbose,
-                           callbacks=callbacks, checkpointing=checkpointing, say=say, fit=fit,
+                           callbacks=callbacks, checkpointing=checkpointing, say=say, fit=fit, make_train=make_train,
                            steps=train_steps(source, plan))
     except tf.errors.OpError as e:
         raise source.explain(e, preprocessor) from None
@@ -192,7 +196,10 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
     training it writes `spec.json` (`training.strategy`: the strategy
     picked) and `distribute.json`, then checkpoints into `checkpoints/`
     (`mmkeras.runs.distributed`); every file is written whole. In a
-    `multi_worker` run only the chief writes `out_dir`.
+    `multi_worker` run only the chief writes `out_dir`. Every row of a table
+    is checked first (`mmkeras.data.prepass`): a bad row stops the run before
+    training (`data.on_error: raise`) or is dropped and listed in
+    `bad_rows.csv` (`skip`).
 
     Args:
         spec: a Spec, spec file or dict.
@@ -227,7 +234,10 @@ def train_run(spec, out_dir, *, data=None, root=None, overwrite=False, epochs=No
     source, notes = task.prepare(source_for_plan(spec, plan))  # data errors come before the run directory is made
     for line in notes:
         say(line)
+    source, bad_rows = check_source(spec, source)  # every row, before any epoch: data.on_error
     folder, checkpointing = prepare_run_dir(spec, out_dir, plan, overwrite=overwrite, resume=resume)
+    if bad_rows and plan.is_chief:
+        say(write_bad_rows(out_dir, bad_rows))
     say(describe_source(spec, source, task))
     tensorboard = spec.training.tensorboard if tensorboard is None else tensorboard
     started = time.perf_counter()

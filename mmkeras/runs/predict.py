@@ -1,5 +1,6 @@
 """`mmkeras predict`: an exported SavedModel run on a table of raw inputs."""
 
+import importlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import tensorflow as tf
 from mmkeras.data.checks import explain_op_error
 from mmkeras.data.columns import as_strings, check_columns
 from mmkeras.data.sources.table import read_table
+from mmkeras.data.validate import BadRow, bad_rows_frame
 from mmkeras.data.video import read_clips
 from mmkeras.errors import DataError
 from mmkeras.export.archive import METADATA_FILE
@@ -45,7 +47,7 @@ def read_export_metadata(saved_model_dir):
         return json.load(f)
 
 
-def _file_bytes(column, root, table, column_name):
+def _file_bytes(column, root, table, column_name, bad=None):
     values = []
     for row, rel in enumerate(as_strings(column)):
         if rel.strip() == "":
@@ -53,13 +55,17 @@ def _file_bytes(column, root, table, column_name):
             continue
         path = rel if os.path.isabs(rel) else os.path.join(root, rel)
         if not os.path.isfile(path):
-            raise DataError(f"Row {row} of {table}, column {column_name!r}: file not found: {path}")
+            if bad is None:
+                raise DataError(f"Row {row} of {table}, column {column_name!r}: file not found: {path}")
+            bad.append(BadRow("table", row, column_name, rel, f"file not found: {path}"))
+            values.append(b"")
+            continue
         with open(path, "rb") as fh:
             values.append(fh.read())
     return np.array(values, dtype=object)
 
 
-def serving_inputs(inputs, df, root, table=""):
+def serving_inputs(inputs, df, root, table="", bad=None):
     """The raw values an export's `serving_default` takes, read from the rows of a table.
 
     Image and audio columns become file bytes (relative paths resolve
@@ -72,6 +78,7 @@ def serving_inputs(inputs, df, root, table=""):
         df: the table.
         root: folder of relative file paths.
         table: the table's name in messages.
+        bad: a list to add a `BadRow` to for each file not found (None: raise a DataError).
 
     Returns:
         `{input name: numpy array [rows]}`.
@@ -87,7 +94,7 @@ def serving_inputs(inputs, df, root, table=""):
     for name, info in inputs.items():
         col = df[info["column"]]
         if info["type"] in FILE_TYPES:
-            columns[name] = _file_bytes(col, root, table, info["column"])
+            columns[name] = _file_bytes(col, root, table, info["column"], bad)
         elif info["type"] == "video":
             columns[name] = read_clips(col, root=root, table=table, column_name=info["column"])
         elif info["type"] == "numeric":
@@ -106,7 +113,8 @@ def _prediction_columns(meta, results, index):
     return table
 
 
-def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, read_options=None):
+def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, read_options=None,
+                  on_error="raise"):
     """Runs an exported SavedModel on a table of raw inputs; returns a DataFrame.
 
     Reads the input columns named in the export's metadata; file columns are
@@ -123,6 +131,9 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
         out: CSV file to write, or None.
         batch_size: rows served at a time.
         read_options: options for the table reader (e.g. `sep`).
+        on_error: "raise": a file not found or not decoded is a DataError naming row, column and
+            file; "skip": such a row gets empty predictions and is listed in
+            `table.attrs["bad_rows"]` (`BadRow`s) and, with `out`, in `<out>.bad_rows.csv`.
 
     Returns:
         The predictions, one row per table row.
@@ -142,20 +153,50 @@ def predict_table(saved_model_dir, data, *, root=None, out=None, batch_size=64, 
                         "predict; embed both sides and search with mmkeras.tasks.retrieval.top_k")
     df = read_table(data, read_options)
     root = root or os.path.dirname(os.path.abspath(data))
+    for module in meta.get("serving_imports", []):  # e.g. tensorflow_text, the ops of a KerasHub tokenizer
+        importlib.import_module(module)
     serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-    columns = serving_inputs(meta["inputs"], df, root, data)
-    results = []
-    steps = -(-len(df) // batch_size)
-    for start in track(range(0, len(df), batch_size), steps, f"predict {len(df)} rows", unit="batches"):
-        batch = {n: tf.constant(v[start:start + batch_size]) for n, v in columns.items()}
+    bad = [] if on_error == "skip" else None
+    columns = serving_inputs(meta["inputs"], df, root, data, bad)
+    skipped = {b.row for b in bad or []}
+    rows = np.array([r for r in range(len(df)) if r not in skipped], dtype=np.int64)
+    results, served = [], []
+    steps = -(-len(rows) // batch_size)
+    for start in track(range(0, len(rows), batch_size), steps, f"predict {len(df)} rows", unit="batches"):
+        part = rows[start:start + batch_size]
+        batch = {n: tf.constant(v[part]) for n, v in columns.items()}
         try:
             results.append({k: v.numpy() for k, v in serve(**batch).items()})
+            served.extend(part.tolist())
         except tf.errors.OpError as e:
-            raise explain_serving_error(e, serve, columns, meta, df, data, range(start, start + batch_size)) from None
-    table = _prediction_columns(meta, results, df.index)
+            if bad is None:
+                raise explain_serving_error(e, serve, columns, meta, df, data, part.tolist()) from None
+            _serve_one_by_one(serve, columns, meta, df, part, results, served, bad)
+    if bad and not served:
+        raise DataError(f"No row of {data} could be predicted: {len(bad)} bad rows, e.g. row {bad[0].row}, "
+                        f"column {bad[0].column!r}: {bad[0].reason}")
+    table = _prediction_columns(meta, results, df.index[served]).reindex(df.index)
+    if bad is not None:
+        table.attrs["bad_rows"] = sorted(bad, key=lambda b: b.row)
     if out:
         table.to_csv(out, index=False)
+        if bad:
+            bad_rows_frame(table.attrs["bad_rows"]).to_csv(f"{out}.bad_rows.csv", index=False)
     return table
+
+
+def _serve_one_by_one(serve, columns, meta, df, rows, results, served, bad):
+    """Serves `rows` one at a time: answers go to `results` / `served`, failures to `bad` (`BadRow`s)."""
+    for row in rows.tolist():
+        one = {n: v[row:row + 1] for n, v in columns.items()}
+        problem = _row_problem(serve, one, meta)
+        if problem is None:
+            results.append({k: v.numpy() for k, v in serve(**{n: tf.constant(v) for n, v in one.items()}).items()})
+            served.append(row)
+            continue
+        column, reason = problem
+        cell = "" if column is None else str(df[column].iloc[row])
+        bad.append(BadRow("table", row, column or "", cell, f"cannot be decoded: {reason}"))
 
 
 def explain_serving_error(error, serve, columns, meta, df, data, rows):
@@ -182,27 +223,38 @@ def explain_serving_error(error, serve, columns, meta, df, data, rows):
     >>> print(explain_serving_error(error, None, {}, {"inputs": {}}, pd.DataFrame(), "t.csv", range(0)))
     The input pipeline failed: ...boom
     """
-    files = [n for n, info in meta["inputs"].items() if info["type"] in FILE_TYPES]
     detail = op_message(error)
     for row in rows:
         if row >= len(df):
             break
-        one = {n: v[row:row + 1] for n, v in columns.items()}
-        try:
-            serve(**{n: tf.constant(v) for n, v in one.items()})
+        problem = _row_problem(serve, {n: v[row:row + 1] for n, v in columns.items()}, meta)
+        if problem is None:
             continue
-        except tf.errors.OpError as e:
-            detail = op_message(e)
-        for name in files:
-            try:
-                serve(**{n: tf.constant(np.array([b""], object) if n == name else v) for n, v in one.items()})
-            except tf.errors.OpError:
-                continue
-            column = meta["inputs"][name]["column"]
+        column, detail = problem
+        if column is not None:
             return DataError(f"Row {row} of {data}, column {column!r}, file {df[column].iloc[row]}: "
-                             f"cannot be decoded: {detail}")
+                             f"cannot be decoded: {detail}", debug=getattr(error, "message", None))
         return DataError(f"Row {row} of {data}: the export failed on it: {detail}")
     return explain_op_error(error)
+
+
+def _row_problem(serve, one, meta):
+    """None when `serve` answers the one-row batch `one`, else (the file column to blame or None, reason).
+
+    The column is the file input whose emptying (a missing input) makes the row serve.
+    """
+    try:
+        serve(**{n: tf.constant(v) for n, v in one.items()})
+        return None
+    except tf.errors.OpError as e:
+        detail = op_message(e)
+    for name in [n for n, info in meta["inputs"].items() if info["type"] in FILE_TYPES]:
+        try:
+            serve(**{n: tf.constant(np.array([b""], object) if n == name else v) for n, v in one.items()})
+        except tf.errors.OpError:
+            continue
+        return meta["inputs"][name]["column"], detail
+    return None, detail
 
 
 def op_message(error):

@@ -84,7 +84,7 @@ def load_run(run_dir):
             raise FileNotFoundError(f"{run_dir} is not a run directory: {name} is missing")
     spec = load_spec(os.path.join(run_dir, SPEC_FILE))
     pre = Preprocessor.load(os.path.join(run_dir, PREPROCESSOR_DIR), spec=spec)
-    model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
+    model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE), safe_mode=True)  # no lambdas: untrusted
     return spec, pre, model
 
 

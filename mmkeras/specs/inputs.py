@@ -132,9 +132,9 @@ class TextInputSpec(InputSpec):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class AudioAugmentSpec:
-    """SpecAugment-style masks on the audio features: the training pipeline only.
+    """SpecAugment-style masks on the features, and random shift, gain and noise of the waveform: training only.
 
-    A count of 0 (the default) switches that kind of mask off.
+    A count or amount of 0 (the default) switches that augmentation off.
 
     Example:
 
@@ -146,11 +146,16 @@ class AudioAugmentSpec:
     time_mask_width: int = option(8, minimum=1, doc="largest width of a time stripe, in frames (samples for waveform)")
     freq_masks: int = option(0, minimum=0, doc="stripes of bands (mel bands, bins, coefficients) set to the mean")
     freq_mask_width: int = option(8, minimum=1, doc="largest width of a frequency stripe, in bands")
+    time_shift: float = option(0.0, minimum=0, doc="largest random shift of the waveform, in seconds, either way "
+                                                  "(zeros fill what it uncovers)")
+    gain_db: float = option(0.0, minimum=0, doc="largest random gain of the waveform, in dB, up or down")
+    noise: float = option(0.0, minimum=0, doc="largest standard deviation of white noise added to the waveform "
+                                             "(full scale 1), drawn per clip")
 
     @property
     def enabled(self):
-        """True when any mask is on."""
-        return bool(self.time_masks or self.freq_masks)
+        """True when any augmentation is on."""
+        return bool(self.time_masks or self.freq_masks or self.time_shift or self.gain_db or self.noise)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -187,6 +192,9 @@ class AudioInputSpec(InputSpec):
     n_chroma: int = option(12, minimum=1, doc="features: chroma: bins per octave")
     tuning: float = option(0.0, doc="features: chroma: tuning offset in fractions of a bin, in [-0.5, 0.5)")
     top_db: Optional[float] = option(80.0, exclusive_minimum=0, doc="floor below each clip's peak in dB; null for none")
+    feature_norm: str = option("none", choices=("none", "clip_mean", "clip"),
+                               doc="per clip, each band over its frames (in-graph, also in the export): clip_mean "
+                                   "subtracts its mean, clip also divides by its standard deviation")
     augment: AudioAugmentSpec = dataclasses.field(default_factory=AudioAugmentSpec)
 
     def __post_init__(self):

@@ -247,6 +247,9 @@ def _split(raw, source):
     fractions = [v for v in (split.train, split.validation, split.test) if isinstance(v, float)]
     if split.column is None and sum(fractions) > 1.0 + 1e-9:
         _fail(source, "data.split", f"fractions add up to {sum(fractions):g}, more than 1")
+    if split.group is not None and (not split.group.strip() or split.group == split.column):
+        _fail(source, "data.split.group", f"{split.group!r} must name the table column of each row's group "
+                                          "(speaker, patient), not empty and not data.split.column")
     return split
 
 
@@ -384,11 +387,11 @@ def load_spec(spec, *, base_dir=None):
         source = os.fspath(spec)
         if not os.path.isfile(source):
             raise FileNotFoundError(f"Spec file not found: {source}")
-        with open(source, encoding="utf-8") as f:
-            text = f.read()
         try:
+            with open(source, encoding="utf-8") as f:
+                text = f.read()
             raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as e:
+        except (ValueError, yaml.YAMLError) as e:  # UnicodeDecodeError too: a file not in UTF-8
             raise SpecError(f"{source}: not valid {'JSON' if source.endswith('.json') else 'YAML'}: {e}") from None
         base_dir = os.path.dirname(os.path.abspath(source))
     elif isinstance(spec, dict):
@@ -396,6 +399,8 @@ def load_spec(spec, *, base_dir=None):
         base_dir = os.path.abspath(base_dir or os.getcwd())
     else:
         raise TypeError(f"load_spec expects a file path or a dict, got {type(spec).__name__}")
+    if raw is None:
+        _fail(source, "(top level)", "the spec is empty; it needs at least inputs and outputs")
     if not isinstance(raw, dict):
         _fail(source, "(top level)", f"{raw!r} is not a mapping")
     allowed = ("spec_version", "name", "data", "inputs", "fusion", "outputs", "training", "task")

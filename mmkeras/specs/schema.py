@@ -20,7 +20,7 @@ from mmkeras.specs.inputs import (  # noqa: F401  (re-exported: the input classe
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SplitSpec:
-    """How the table is split: a column's values, or seeded stratified fractions.
+    """How the table is split: a column's values, or seeded stratified fractions (of whole groups with `group`).
 
     Example:
 
@@ -32,6 +32,8 @@ class SplitSpec:
     train: Union[str, float] = option("train", doc="value in `column`, or a fraction")
     validation: Union[str, float, None] = option(None, doc="value in `column`, or a fraction (carved out of train when `column` is set)")
     test: Union[str, float, None] = option(None, doc="value in `column`, or a fraction")
+    group: Optional[str] = option(None, doc="column naming each row's group (speaker, patient): every group's rows "
+                                            "stay in one split, so fraction splits test on unseen groups")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -70,6 +72,11 @@ class DataSpec:
     root: Optional[str] = option(None, doc="base folder for file paths in the table (default: the table's folder)")
     read_options: Mapping[str, Any] = option({}, doc="keyword arguments passed to the pandas reader")
     split: SplitSpec = dataclasses.field(default_factory=SplitSpec)
+    on_error: str = option("raise", choices=("raise", "skip"),
+                           doc="a bad row (unreadable file, bad value) found by the check before training: raise "
+                               "stops the run; skip drops it, lists it in RUN_DIR/bad_rows.csv and counts it")
+    allow_outside_root: bool = option(False, doc="accept file paths outside data.root (../.., absolute paths, "
+                                                 "symlinks pointing out); false: such a row is bad")
     tfds: Optional[TfdsSpec] = option(None, doc="a TensorFlow Datasets dataset instead of a table (path, root, "
                                                 "read_options and split unset)")
 

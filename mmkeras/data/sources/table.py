@@ -11,6 +11,7 @@ from mmkeras.data.columns import as_strings, check_columns, data_root
 from mmkeras.data.pipeline import DISK_SHUFFLE_BUFFER, stages
 from mmkeras.data.preprocessor import Preprocessor
 from mmkeras.data.sources.base import SPLITS, Source
+from mmkeras.data.sources.split import check_shared_groups, group_split, group_values
 from mmkeras.data.targets import sample_weights
 from mmkeras.distribute.cluster import per_replica_batch
 from mmkeras.distribute.data_service import service_stage
@@ -42,10 +43,24 @@ def read_table(path, read_options=None):
         raise FileNotFoundError(f"Data table not found: {path}")
     ext = os.path.splitext(path)[1].lower()
     reader = _READERS.get(ext, pd.read_csv)
+    options = dict(read_options or {})
     try:
-        return reader(path, **dict(read_options or {}))
+        df = reader(path, **options)
+        if reader not in (pd.read_parquet, pd.read_json) and ext != ".jsonl" and not {"header", "names"} & set(options):
+            _check_header(reader(path, **{**options, "header": None, "nrows": 1}), path)
+        return df
+    except DataError:
+        raise
     except Exception as e:  # pandas raises many types; say which file and options
-        raise DataError(f"Could not read table {path} with options {dict(read_options or {})}: {e}") from e
+        raise DataError(f"Could not read table {path} with options {options}: {e}") from e
+
+
+def _check_header(first_row, path):
+    """A DataError for a table whose header names a column twice (pandas would rename the second one)."""
+    names = [str(name) for name in first_row.iloc[0].tolist()] if len(first_row) else []
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise DataError(f"Table {path}: duplicate column name(s) {twice} in the header; name each column once")
 
 
 def _stratify_column(spec, df):
@@ -86,13 +101,23 @@ def fraction_split(index, labels, fractions, seed):
     return [np.sort(np.asarray(p, dtype=index.dtype)) for p in parts]
 
 
+def _fractions(spec, df, labels, fractions):
+    """`fraction_split` of the rows, or `group_split` (whole groups) with `data.split.group`."""
+    group = spec.data.split.group
+    if group is None:
+        return fraction_split(np.arange(len(df)), labels, fractions, spec.training.seed)
+    groups = group_values(df[group], group, spec.data.path)
+    return group_split(groups, labels, fractions, spec.training.seed, column=group, table=spec.data.path)
+
+
 def split_table(spec, df):
     """Splits a table by the spec's `data.split`.
 
     Returns:
         A dict with keys "train", "validation", "test"; a split the spec does
         not ask for is None. Fraction splits are stratified by the first
-        classification or binary output and seeded by `training.seed`.
+        classification or binary output and seeded by `training.seed`; with
+        `data.split.group` they move whole groups (`group_split`).
 
     Example:
 
@@ -101,13 +126,13 @@ def split_table(spec, df):
     True
     """
     split = spec.data.split
-    seed = spec.training.seed
+    if split.group is not None:
+        check_columns(df, [split.group], spec.data.path)
     labels = _stratify_column(spec, df)
-    index = np.arange(len(df))
     out = {"train": None, "validation": None, "test": None}
     if split.column is None:
         names = [k for k in ("train", "validation", "test") if isinstance(getattr(split, k), float)]
-        parts = fraction_split(index, labels, [getattr(split, k) for k in names], seed)
+        parts = _fractions(spec, df, labels, [getattr(split, k) for k in names])
         for name, part in zip(names, parts):
             out[name] = df.iloc[part].reset_index(drop=True)
         return out
@@ -125,9 +150,11 @@ def split_table(spec, df):
         if isinstance(value, float):
             train = out["train"]
             train_labels = None if labels is None else _stratify_column(spec, train)
-            keep, carved = fraction_split(np.arange(len(train)), train_labels, [1 - value, value], seed)
+            keep, carved = _fractions(spec, train, train_labels, [1 - value, value])
             out["train"] = train.iloc[keep].reset_index(drop=True)
             out[name] = train.iloc[carved].reset_index(drop=True)
+    if split.group is not None:
+        check_shared_groups(out, split.group, spec.data.path)
     return out
 
 
@@ -357,7 +384,7 @@ class TableSource(Source):
 
         >>> error = tf.errors.InvalidArgumentError(None, None, "Graph execution error: bad PNG")
         >>> print(TableSource(spec, {"test": splits["test"]}).explain(error, pre))
-        The input pipeline failed: Graph execution error: bad PNG
+        The input pipeline failed: bad PNG
         """
         tables = [(f"{k} split", v) for k, v in self.splits.items()]
         return explain_op_error(error, preprocessor, tables, root=self.root)

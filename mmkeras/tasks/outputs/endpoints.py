@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mmkeras.data.text_kerashub import serving_imports
 from mmkeras.tasks.outputs.heads import HEADS
 
 
@@ -30,12 +31,16 @@ def export_metadata(spec, preprocessor):
     >>> export_metadata(spec, pre)["outputs"]["label"]["type"]
     'classification'
     """
-    return {
+    metadata = {
         "name": spec.name,
         "inputs": {n: {"type": i.type, "column": i.column} for n, i in spec.inputs.items()},
         "outputs": {n: HEADS.get(o.type).export_metadata(o, preprocessor.targets[n])
                     for n, o in spec.outputs.items()},
     }
+    imports = serving_imports(preprocessor.features)
+    if imports:  # e.g. tensorflow_text for KerasHub tokenizers: import it before loading the SavedModel
+        metadata["serving_imports"] = imports
+    return metadata
 
 
 def serving_endpoints(model, preprocessor):
