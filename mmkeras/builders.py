@@ -128,7 +128,7 @@ def _assemble(spec, preprocessor):
 
     # Late fusion: a head per input and output, their predictions combined (mmkeras.fusion.late).
     if spec.fusion.type == "late":
-        return keras.Model(inputs, late_outputs(spec, preprocessor, encoded, presence), name=spec.name)
+        return keras.Model(inputs, late_outputs(spec, preprocessor, encoded, presence), name=spec.model_name)
 
     # Fusion, told which inputs are missing.
     fused = build_fusion(spec.fusion)(encoded, presence=[presence[:, i] for i in range(len(names))])
@@ -137,4 +137,4 @@ def _assemble(spec, preprocessor):
     outputs = {name: HEADS.get(out.type).output(fused, out, preprocessor.targets[name])
                for name, out in spec.outputs.items()}
 
-    return keras.Model(inputs, outputs, name=spec.name)
+    return keras.Model(inputs, outputs, name=spec.model_name)

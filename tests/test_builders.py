@@ -42,6 +42,15 @@ def test_xla_is_really_on_after_compile_and_fit(built):
     assert model.jit_compile is True
 
 
+def test_a_spec_name_tensorflow_refuses_as_a_scope_still_trains(built):
+    """`name: log_mel+cnn (fold 1)` used to fail in fit ("not a valid root scope name")."""
+    spec, splits, pre, _ = built
+    spec = mmkeras.load_spec({**spec.to_dict(), "name": "log_mel+cnn (fold 1)"})
+    model = mmkeras.build_model(spec, pre)
+    assert model.name == "log_mel_cnn__fold_1_"
+    model.fit(mmkeras.make_dataset(spec, splits["train"][:16], pre, training=True), epochs=1, verbose=0)
+
+
 def test_a_layer_that_cannot_compile_is_an_error_not_silence(built):
     spec, _, pre, _ = built
     x = keras.Input((), dtype="string")

@@ -8,6 +8,7 @@ validation in `loader.py`.
 
 import dataclasses
 import os
+import re
 from typing import Any, Mapping, Optional, Tuple, Union
 
 from mmkeras.specs.fields import REQUIRED, option
@@ -212,6 +213,18 @@ class Spec:
     training: TrainingSpec
     task: Optional[TaskSpec] = None  # retrieval: a dual encoder over task.pair; then `outputs` is empty
     source: Optional[str] = None  # the file it came from, for messages
+
+    @property
+    def model_name(self):
+        """`name` as a Keras model name: characters TensorFlow refuses in a name scope (`+`, spaces) become `_`.
+
+        Example:
+
+        >>> dataclasses.replace(spec, name="log_mel+cnn (fold 1)").model_name
+        'log_mel_cnn__fold_1_'
+        """
+        name = re.sub(r"[^A-Za-z0-9_.\-]", "_", self.name or "model")
+        return name if re.match(r"[A-Za-z0-9.]", name) else f"m{name}"
 
     def to_dict(self):
         """A JSON-ready dict that `load_spec` turns back into an equal spec.

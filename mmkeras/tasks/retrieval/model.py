@@ -213,7 +213,7 @@ def build_dual_encoder(spec, preprocessor, *, compile=True):
     with model_scope(spec, preprocessor):
         towers = {name: build_tower(spec, preprocessor, name) for name in spec.task.pair}
         model = DualEncoder(towers, temperature=spec.task.temperature,
-                            learn_temperature=spec.task.learn_temperature, name=spec.name)
+                            learn_temperature=spec.task.learn_temperature, name=spec.model_name)
     if compile:
         compile_model(model, spec)  # the optimizer only: the model computes its own loss
     return model
