@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS_MD = os.path.join(HERE, "RESULTS.md")
 # Figures that `benchmarks.profile` can explain when their goal is not met.
 PROFILED = {"1": "pipeline", "3": "audio_frontend", "4": "xla"}
-EXTRA_MODULES = ("modality_dropout", "retrieval", "shards")
+EXTRA_MODULES = ("modality_dropout", "retrieval", "shards", "tfds_round_trip")
 
 
 def load_results(results_dir=RESULTS_DIR):

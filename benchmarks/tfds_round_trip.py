@@ -53,9 +53,19 @@ def measure(spec, epochs=None, work=None):
     same_loss = bool(np.allclose(table["loss"], tfds["loss"], rtol=1e-4))
     gap = abs(table["accuracy"] - tfds["accuracy"])
     print(f"  |accuracy gap| = {gap:.4f} (goal <= 0.01); every epoch's loss equal: {same_loss}")
-    return {"spec": spec["name"], "splits": built["splits"], "epochs": spec["training"]["epochs"],
-            "build_seconds": build_seconds, "table": table, "tfds": tfds, "accuracy_gap": gap,
-            "losses_equal": same_loss, "goal_met": gap <= 0.01}
+    result = {"spec": spec["name"], "splits": built["splits"], "epochs": spec["training"]["epochs"],
+              "build_seconds": build_seconds, "table": table, "tfds": tfds, "accuracy_gap": gap,
+              "losses_equal": same_loss, "goal_met": gap <= 0.01}
+    return {**result, **report_rows(result)}
+
+
+def report_rows(result):
+    """The `title`, `goals` and `results` RESULTS.md renders (`benchmarks.report`) from a round trip's figures."""
+    return {"title": f"TFDS round trip on {result['spec']} ({result['epochs']} epochs, deterministic)",
+            "goals": [{"figure": "|test accuracy gap|", "goal": "<= 0.01", "value": result["accuracy_gap"],
+                       "met": result["accuracy_gap"] <= 0.01}],
+            "results": {source: {"test_accuracy": result[source]["accuracy"], "seconds": result[source]["seconds"],
+                                 "losses_equal": result["losses_equal"]} for source in ("table", "tfds")}}
 
 
 def main(argv=None):
