@@ -149,6 +149,8 @@ def figures(results):
                     "body": _table(rows) + f"\n{retrieval.get('epochs')} epochs, command "
                                            f"`{retrieval.get('command', 'python -m benchmarks.retrieval')}`.\n"})
     out += issue_14_figures(results)
+    if isinstance(results.get("distribute"), dict) and results["distribute"].get("projection"):
+        out.append(_distribute_figure(results["distribute"]))
     known = {"modality_dropout"} | {f["id"] for f in out}
     if shards and isinstance(shards.get("results"), dict):
         known.add("shards")
@@ -199,6 +201,24 @@ def _figure_4(device, rows):
             "measured": ", ".join(f"{r['fusion']} {r['default_vs_best']:.2f}x ({r['default_xla']})" for r in rows),
             "body": _table(rows, ["fusion", "xla_ms", "no_xla_ms", "default_ms", "default_xla", "default_vs_best",
                                   "speedup", "xla_really_on"])}
+
+
+def _distribute_figure(payload):
+    """Scaling out: examples/s of 1 process, 2 workers and the tf.data service; the ring all-reduce projection."""
+    rows = [{k: r.get(k) for k in ("setup", "global_batch", "examples_per_s", "step_s")} for r in payload["results"]]
+    projection = payload["projection"]
+    at64 = projection[-1]
+    speeds = ", ".join(f"{r['setup']} {r['examples_per_s']:.0f}" for r in rows)
+    body = (_table(rows) + f"\nGradients {payload['results'][0]['gradient_bytes'] / 2 ** 20:.2f} MiB per step; one "
+            f"all-reduce of them between 2 workers on loopback: {payload['loopback_gbit_s']:.2f} Gbit/s effective. "
+            f"Projection (ring all-reduce, {payload['args']['latency_us']:g} us per message, per-replica compute "
+            f"{payload['per_replica_compute']['step_s'] * 1000:.1f} ms measured, no overlap):\n\n"
+            + _table(projection, ["replicas", "step_ms_25g", "efficiency_25g", "step_ms_100g", "efficiency_100g"]))
+    return {"id": "distribute", "title": "Scaling out: 1 process, 2 workers, tf.data service; all-reduce projection",
+            "goal": "reported", "met": None,
+            "measured": f"examples/s {speeds}; projected efficiency at {at64['replicas']} replicas "
+                        f"{at64['efficiency_25g']:.2f} (25 Gbit/s), {at64['efficiency_100g']:.2f} (100 Gbit/s)",
+            "body": body}
 
 
 def _generic(name, payload):
