@@ -99,9 +99,10 @@ def phase_bounds(lines, import_s):
     >>> bounds = phase_bounds([(3.0, "av: train 10, validation 2, test 3 rows"),
     ...     (5.0, "training 9 parameters for 2 epochs (XLA off)"), (7.0, "  epoch 1 (1.9 s): loss=1"),
     ...     (8.0, "  epoch 2 (1.0 s): loss=1"), (9.0, "test  digit  a=1"), (9.5, "modality importance (x)"),
-    ...     (9.6, "  image  0.1"), (11.0, "run written to r"), (11.5, "")], 2.0)
-    >>> [(name, round(end - start, 2)) for name, start, end in bounds][-2:]
-    [('export', 1.4), ('exit', 0.5)]
+    ...     (9.6, "  image  0.1"), (11.0, "run written to r"), (11.2, "headline metrics"), (11.3, "  digit  1"),
+    ...     (12.0, "report: r/report.html"), (12.5, "")], 2.0)
+    >>> [(name, round(end - start, 2)) for name, start, end in bounds][-3:]
+    [('export', 1.4), ('report', 1.0), ('exit', 0.5)]
     """
     def first(pred, after=0.0):
         return next((t for t, line in lines if t >= after and pred(line)), None)
@@ -113,12 +114,13 @@ def phase_bounds(lines, import_s):
     importance = first(lambda s: s.startswith("modality importance"), epochs[-1])
     metrics_end = max((t for t, s in lines if epochs[-1] < t < (importance or end) and s.strip()
                        and not _EPOCH.match(s)), default=epochs[-1])
-    importance_end = max((t for t, s in lines if importance is not None and t >= importance
-                          and s.startswith("  ")), default=metrics_end)
     written = first(lambda s: s.startswith("run written to"), epochs[-1]) or end
+    importance_end = max((t for t, s in lines if importance is not None and importance <= t < written
+                          and s.startswith("  ")), default=metrics_end)
+    reported = first(lambda s: s.startswith("report: "), written) or written  # plots, report.html, headline table
     marks = [("import", 0.0), ("read table", min(import_s, data)), ("adapt + build", data),
              ("first epoch", training), ("later epochs", epochs[0]), ("save + evaluate", epochs[-1]),
-             ("importance", metrics_end), ("export", importance_end), ("exit", written)]
+             ("importance", metrics_end), ("export", importance_end), ("report", written), ("exit", reported)]
     return [(name, start, marks[i + 1][1] if i + 1 < len(marks) else end) for i, (name, start) in enumerate(marks)]
 
 
