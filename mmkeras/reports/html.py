@@ -152,6 +152,15 @@ def _sizes(info):
     return html_table(["split", unit], [[k, v] for k, v in sizes.items()])
 
 
+def _bad_rows(run_dir):
+    summary = _read(run_dir, "bad_rows.json")  # written by a run with data.on_error: skip that dropped rows
+    if not summary:
+        return ""
+    return (f"<h3>Skipped rows</h3><p>{_e(summary['count'])} bad rows dropped before training "
+            "(data.on_error: skip), listed in bad_rows.csv</p>"
+            + html_table(["reason", "rows"], [[k, v] for k, v in summary["by_reason"].items()]))
+
+
 def _evaluations(run_dir):
     parts = []
     for path in sorted(glob.glob(os.path.join(run_dir, "evaluation*.json"))):
@@ -196,7 +205,7 @@ def render_report(run_dir, images=None):
     split = held_out_split(run_dir)
     body = [f"<h1>{_e(spec.get('name', 'run'))}</h1>", _facts(run_dir, spec, info),
             "<h2>Headline metrics</h2>", headline_html(metrics) or '<p class="muted">no metrics</p>',
-            "<h2>Data</h2>", _sizes(info),
+            "<h2>Data</h2>", _sizes(info), _bad_rows(run_dir),
             "<h2>Plots</h2>", f'<p class="muted">held-out split: {_e(split or "-")}</p>', figures_html(images),
             "<h2>Metrics</h2>", metrics_html(metrics), _evaluations(run_dir), _importance(run_dir),
             "<h2>Model</h2>", f"<pre>{_e(summary)}</pre>" if summary else '<p class="muted">no model_summary.txt</p>',

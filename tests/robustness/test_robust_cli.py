@@ -1,9 +1,13 @@
 """The command line on bad data: exit status 2, one clean line naming row, column and file, nothing written;
 `data.on_error: skip` trains on the good rows and lists the bad ones (the suite's one training run)."""
 
+import contextlib
+import io
 import json
 import os
+import shutil
 
+import keras
 import pandas as pd
 import pytest
 import yaml
@@ -11,6 +15,7 @@ import yaml
 from mmkeras import cli
 from mmkeras.cli import main
 from mmkeras.errors import DataError
+from mmkeras.runs.run_dir import load_run
 from mmkeras.testing import tiny_demo
 
 TF_NOISE = ("{{function_node", "[[", "Traceback", "Detected at node", "Graph execution error")
@@ -85,8 +90,10 @@ def test_debug_prints_tensorflows_text(monkeypatch, capsys):
     assert "error: Row 3 of t, column 'a', file x.png: bad\n" in err and "{{function_node __wrapped__DecodePng}}" in err
 
 
-def test_skip_trains_on_the_good_rows_and_lists_the_bad_ones(broken_spec, capsys):
-    spec, folder, row = broken_spec
+@pytest.fixture(scope="module")
+def skipped_run(broken_spec):
+    """(exit status, printed text, run directory) of `mmkeras train` with `data.on_error: skip` on the broken spec."""
+    spec, folder, _ = broken_spec
     with open(spec) as f:
         skipping = yaml.safe_load(f)
     skipping["data"]["on_error"] = "skip"
@@ -94,21 +101,30 @@ def test_skip_trains_on_the_good_rows_and_lists_the_bad_ones(broken_spec, capsys
     with open(path, "w") as f:
         yaml.safe_dump(skipping, f)
     out = os.path.join(folder, "skipped")
-    assert main(["train", path, "--out", out, "--quiet"]) == 0
-    assert "skipped 1 bad rows (data.on_error: skip): does not decode 1; listed in bad_rows.csv" in \
-        capsys.readouterr().out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["train", path, "--out", out, "--quiet"])
+    return status, printed.getvalue(), out
+
+
+def test_skip_trains_on_the_good_rows_and_lists_the_bad_ones(broken_spec, skipped_run):
+    _, _, row = broken_spec
+    status, printed, out = skipped_run
+    assert status == 0
+    assert "skipped 1 bad rows (data.on_error: skip): does not decode 1; listed in bad_rows.csv" in printed
     bad = pd.read_csv(os.path.join(out, "bad_rows.csv"))
     assert bad[["split", "row", "column", "file"]].values.tolist() == [["train", row, "image_path", "broken.png"]]
     with open(os.path.join(out, "bad_rows.json")) as f:
         assert json.load(f) == {"count": 1, "by_reason": {"does not decode": 1}}
     assert os.path.isfile(os.path.join(out, "metrics.json"))
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as f:
+        page = f.read()
+    assert "1 bad rows dropped before training (data.on_error: skip)" in page and "does not decode" in page
 
 
-def test_predict_names_a_bad_row_or_predicts_every_good_one(broken_spec, capsys):
+def test_predict_names_a_bad_row_or_predicts_every_good_one(broken_spec, skipped_run, capsys):
     spec, folder, row = broken_spec
-    export = os.path.join(folder, "skipped", "saved_model")
-    if not os.path.isdir(export):
-        pytest.skip("needs the run of test_skip_trains_on_the_good_rows_and_lists_the_bad_ones")
+    export = os.path.join(skipped_run[2], "saved_model")
     root = os.path.join(folder, "data")
     df = pd.read_csv(os.path.join(root, "manifest.csv")).query("split == 'test'").head(4).reset_index(drop=True)
     df.loc[1, "image_path"], df.loc[2, "image_path"] = "broken.png", "images/gone.png"
@@ -128,16 +144,10 @@ def test_predict_names_a_bad_row_or_predicts_every_good_one(broken_spec, capsys)
                                                              [2, "image_path", "images/gone.png"]]
 
 
-def test_a_keras_file_with_a_lambda_layer_is_refused(broken_spec):
+def test_a_keras_file_with_a_lambda_layer_is_refused(skipped_run, tmp_path):
     """`load_run` loads `model.keras` with safe_mode=True: a lambda (arbitrary code) in it is refused."""
-    import keras
-
-    from mmkeras.runs.run_dir import load_run
-
-    spec, folder, row = broken_spec
-    run = os.path.join(folder, "skipped")
-    if not os.path.isdir(run):
-        pytest.skip("needs the run of test_skip_trains_on_the_good_rows_and_lists_the_bad_ones")
+    run = str(tmp_path / "run")
+    shutil.copytree(skipped_run[2], run)  # a copy: the other tests use the run as it was written
     inputs = keras.Input((1,))
     keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(os.path.join(run, "model.keras"))
     with pytest.raises(ValueError, match="safe_mode"):
